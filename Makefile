@@ -1,0 +1,33 @@
+# Every target creates and uses .venv itself: `make demo` and `make test` are the whole set-up.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | cksum | cut -d' ' -f1)
+export NUMBA_CACHE_DIR := $(CURDIR)/$(VENV)/numba-cache
+
+.PHONY: demo test bench verify docs formats-doc clean
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test,bench]"
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/python examples/demo.py
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+verify: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m slow
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_encode.py --write docs/performance.md
+
+docs formats-doc: $(STAMP)
+	$(BIN)/python -m bitsim.formats.cards docs/formats.md
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,13 @@
+"""bitsim: a bit-accurate simulator of low-precision number formats, rounding and accumulation.
+
+Values are integer code words; every result is the code a correct piece of hardware with the stated
+configuration produces. See DESIGN (docs/) for the contract.
+"""
+
+from bitsim._version import __version__
+from bitsim.formats import FixedFormat, FloatFormat, format
+from bitsim.quantize import convert, decode, encode, quantize
+from bitsim.rounding import MODES as ROUNDING_MODES
+
+__all__ = ["__version__", "FloatFormat", "FixedFormat", "format", "encode", "decode", "quantize", "convert",
+           "ROUNDING_MODES"]

@@ -1,0 +1,3 @@
+"""The single version string; golden-vector headers record it."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,122 @@
+"""Public conversions on NumPy arrays: encode, decode, quantize, convert.
+
+Values travel as integer code arrays (the smallest uint dtype that holds the format's width).
+Float inputs are taken exactly (float16/32/64: every input bit counts; a float64 is rounded once to
+the target, never through float32). Every conversion is one call to the shared round-and-pack core.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bitsim.core.params import FLAG_INEXACT, FLAG_OVERFLOW, FLAG_UNDERFLOW
+from bitsim.formats import FixedFormat, FloatFormat, format as as_format
+from bitsim.formats.catalog import lookup
+from bitsim.kernels import cpu
+from bitsim.rounding import check_tininess, mode_code, stochastic_args
+
+FP16, FP32, FP64 = lookup("fp16"), lookup("fp32"), lookup("fp64")
+_FLOAT_SOURCES = {np.dtype(np.float16): FP16, np.dtype(np.float32): FP32, np.dtype(np.float64): FP64}
+
+
+def _float_input(x) -> tuple[np.ndarray, FloatFormat]:
+    """A float array as its IEEE code view, with the matching format."""
+    arr = x if isinstance(x, np.ndarray) else np.asarray(x)
+    if arr.dtype not in _FLOAT_SOURCES:
+        raise TypeError(f"x must be a float16, float32 or float64 array; got dtype {arr.dtype} "
+                        "(convert integers explicitly, e.g. np.asarray(x, dtype=np.float64))")
+    src = _FLOAT_SOURCES[arr.dtype]
+    return np.ascontiguousarray(arr).view(src.code_dtype), src
+
+
+def _code_input(codes, fmt) -> np.ndarray:
+    """Validate an array of code words of ``fmt``: integer dtype, every value in 0..2**bits-1."""
+    arr = codes if isinstance(codes, np.ndarray) else np.asarray(codes)
+    if arr.dtype.kind not in "ui":
+        raise TypeError(f"codes must be an integer array; got dtype {arr.dtype}")
+    if arr.size:
+        lo, hi = int(arr.min()), int(arr.max())
+        if lo < 0 or hi >> fmt.bits:
+            bad = lo if lo < 0 else hi
+            raise ValueError(f"codes: value {bad:#x} does not fit the {fmt.bits}-bit format {fmt}")
+    if arr.dtype.itemsize * 8 > 64 or arr.dtype.kind == "i":
+        arr = arr.astype(fmt.code_dtype)
+    return np.ascontiguousarray(arr)
+
+
+def _run(src_codes, src, dst, rounding, sr_bits, seed, stream, offset, rand, tininess, want_flags):
+    """Convert a validated code array of ``src`` to ``dst``; returns (codes, flags or None)."""
+    mode = mode_code(rounding)
+    tiny_before = check_tininess(tininess)
+    sr_bits, seed, stream, offset, rand_flat = stochastic_args(
+        rounding, sr_bits, seed, stream, offset, rand, src_codes.shape)
+    flat = src_codes.reshape(-1)
+    out = np.empty(flat.shape, dtype=dst.code_dtype)
+    flags = np.empty(flat.shape if want_flags else 0, dtype=np.uint8)
+    cpu.convert_array(flat, src.params, dst.params, mode, sr_bits, seed, stream, offset, rand_flat,
+                      tiny_before, out, flags)
+    out = out.reshape(src_codes.shape)
+    return out, (flags.reshape(src_codes.shape) if want_flags else None)
+
+
+def encode(x, fmt, rounding="rne", *, sr_bits=None, seed=None, stream=0, offset=0, rand=None,
+           tininess="after", return_flags=False):
+    """Round float values to code words of ``fmt``.
+
+    Args:
+        x: float16/32/64 array (any shape; lists and scalars go through ``np.asarray``).
+        fmt: a FloatFormat, FixedFormat or format name.
+        rounding: "rne" | "rna" | "rtz" | "rup" | "rdn" | "rto" | "sr" (see ``bitsim.rounding``).
+        sr_bits: number of random bits for "sr" (required with it).
+        seed, stream, offset: key of the counter-based generator for "sr"; element i of the result uses
+            counter ``offset + i`` (flat C order).
+        rand: explicit random integers for "sr" (broadcast to x's shape, each < 2**sr_bits), instead of seed.
+        tininess: "after" (default) or "before" rounding, for the underflow flag.
+        return_flags: also return per-element flags (uint8; 1 inexact, 2 underflow, 4 overflow,
+            8 infinite, 16 invalid).
+
+    Returns:
+        codes (uint8/16/32/64 array of x's shape), or (codes, flags) with ``return_flags``.
+    """
+    dst = as_format(fmt)
+    src_codes, src = _float_input(x)
+    out, flags = _run(src_codes, src, dst, rounding, sr_bits, seed, stream, offset, rand, tininess, return_flags)
+    return (out, flags) if return_flags else out
+
+
+def convert(codes, src, dst, rounding="rne", *, sr_bits=None, seed=None, stream=0, offset=0, rand=None,
+            tininess="after", return_flags=False):
+    """Convert code words of format ``src`` to format ``dst``, correctly rounded (one rounding).
+
+    Arguments as for ``encode``; ``codes`` is an integer array with every value below 2**src.bits.
+    """
+    src, dst = as_format(src), as_format(dst)
+    src_codes = _code_input(codes, src)
+    out, flags = _run(src_codes, src, dst, rounding, sr_bits, seed, stream, offset, rand, tininess, return_flags)
+    return (out, flags) if return_flags else out
+
+
+def decode(codes, fmt) -> np.ndarray:
+    """Exact float64 values of code words (NaN codes give NaN, infinities give +-inf).
+
+    Raises ValueError if a code's value is not exactly representable in float64 (possible only for
+    formats whose range or precision exceeds binary64's).
+    """
+    fmt = as_format(fmt)
+    src_codes = _code_input(codes, fmt)
+    out, flags = _run(src_codes, fmt, FP64, "rne", None, None, 0, 0, None, "after", True)
+    bad = (flags & (FLAG_INEXACT | FLAG_OVERFLOW | FLAG_UNDERFLOW)) != 0
+    if bad.any():
+        idx = np.flatnonzero(bad.reshape(-1))[0]
+        code = int(src_codes.reshape(-1)[idx])
+        raise ValueError(f"decode: code {code:#x} of {fmt} is not exactly representable in float64")
+    return out.view(np.float64)
+
+
+def quantize(x, fmt, rounding="rne", **kwargs) -> np.ndarray:
+    """``decode(encode(x, fmt, rounding, ...), fmt)``: the rounded values as exact float64."""
+    kwargs.pop("return_flags", None)
+    return decode(encode(x, fmt, rounding, **kwargs), fmt)
+
+
+__all__ = ["encode", "decode", "quantize", "convert", "FixedFormat"]
