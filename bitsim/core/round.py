@@ -7,9 +7,13 @@ nonzero and carries every bit the rounding examines (at least one bit below the 
 stochastic rounding ``sr_bits`` bits below it); the sticky bit then only breaks ties.
 
 Rounding modes (``bitsim.core.params.RM_*``), applied to the magnitude on the format's grid:
-  rne  nearest, ties to even        rna  nearest, ties away from zero
+  rne  nearest, ties to the neighbour whose code word is even
+  rna  nearest, ties away from zero
   rtz  toward zero                  rup  toward +inf            rdn  toward -inf
-  rto  round to odd: truncate, then set the LSB if anything was discarded
+  rto  round to odd: if inexact, the neighbour whose code word is odd
+  (Even/odd is the LSB of the code word, which is the significand's LSB whenever m >= 1; for m = 0
+  formats such as E8M0 it is the exponent's LSB. In the gap below the smallest normal of a format
+  without subnormals the candidates are 0 and min_normal, and a tie goes to 0.)
   sr   stochastic: the k = sr_bits random bits R are added just below the kept LSB and the sum is
        truncated, i.e. round away from zero iff floor(f * 2**k) + R >= 2**k, where f in [0, 1) is the
        discarded fraction. P(away) = floor(f * 2**k) / 2**k; an exact value is never changed.
@@ -30,10 +34,11 @@ from bitsim.core.params import (
 )
 
 
-def round_shifted(sig, shift, sticky, sign, mode, rand, sr_bits):
+def round_shifted(sig, shift, sticky, sign, mode, rand, sr_bits, base):
     """Round sig * 2**-shift to an integer in ``mode``; returns (kept uint64, inexact int64).
 
-    A negative shift is exact (sig is shifted left; bits beyond 64 are the caller's concern).
+    ``base + kept`` is the code word the result lands on: "even" (rne) and "odd" (rto) refer to its
+    LSB. A negative shift is exact (sig is shifted left; bits beyond 64 are the caller's concern).
     """
     if shift <= 0:
         return shift_left(sig, -shift), int64(sticky)
@@ -49,7 +54,8 @@ def round_shifted(sig, shift, sticky, sign, mode, rand, sr_bits):
         if (top + rand) >> uint64(sr_bits):
             kept += uint64(1)
     elif mode == RM_RTO:
-        kept = kept | uint64(1)
+        if ((base + kept) & uint64(1)) == uint64(0):
+            kept += uint64(1)
     elif mode == RM_RUP:
         if sign == 0:
             kept += uint64(1)
@@ -60,7 +66,7 @@ def round_shifted(sig, shift, sticky, sign, mode, rand, sr_bits):
         half = uint64(1) << uint64(shift - 1)
         if rem > half or (rem == half and sticky != 0):
             kept += uint64(1)
-        elif rem == half and (mode == RM_RNA or (kept & uint64(1)) != uint64(0)):
+        elif rem == half and (mode == RM_RNA or ((base + kept) & uint64(1)) != uint64(0)):
             kept += uint64(1)
     return kept, int64(1)
 
@@ -112,26 +118,26 @@ def round_pack_float(sign, sig, exp, sticky, p, mode, rand, sr_bits, tiny_before
     sbit = uint64(sign) << uint64(p[P_BITS] - 1)
     if ev < emin and p[P_EMIN_FIELD] == 0:         # no zero: saturate underflow at the smallest value
         return sbit, int64(FLAG_UNDERFLOW | FLAG_INEXACT)
+    base = uint64(0)                               # code of the result = base + kept (normal, subnormal)
     if ev >= emin:
         qe = ev - m
+        base = binade_base(ev + bias, m)
     elif p[P_SUBNORMALS] != 0:
         qe = emin - m
     else:
-        qe = emin                                  # no subnormals: the grid below min normal is {0, min}
-    kept, inexact = round_shifted(sig, qe - exp, sticky, sign, mode, rand, sr_bits)
-    if ev >= emin:
-        mag = (uint64(ev + bias) << uint64(m)) + kept - (uint64(1) << uint64(m))
-    elif p[P_SUBNORMALS] != 0:
-        mag = kept
+        qe = emin                                  # no subnormals: the grid below min normal is {0, min};
+    kept, inexact = round_shifted(sig, qe - exp, sticky, sign, mode, rand, sr_bits, base)
+    if ev >= emin or p[P_SUBNORMALS] != 0:
+        mag = base + kept
     else:
-        mag = kept << uint64(m)
+        mag = kept << uint64(m)                    # a tie in that gap goes to zero
     if mag > uint64(p[P_MAX_MAG]):
         return overflow_float(sign, p, mode)
     flags = int64(0)
     if inexact != 0:
         flags = int64(FLAG_INEXACT)
         if ev < emin and (tiny_before != 0 or ev < emin - 1 or not carries_to_min_normal(
-                sig, exp, sticky, sign, mode, rand, sr_bits, ev - m, m)):
+                sig, exp, sticky, sign, mode, rand, sr_bits, ev - m, m, ev + bias)):
             flags |= FLAG_UNDERFLOW
     if mag == uint64(0) and p[P_EMIN_FIELD] != 0:
         code, zflags = zero_float(sign, p)
@@ -139,9 +145,14 @@ def round_pack_float(sign, sig, exp, sticky, p, mode, rand, sr_bits, tiny_before
     return sbit | mag, flags
 
 
-def carries_to_min_normal(sig, exp, sticky, sign, mode, rand, sr_bits, qe, m):
+def binade_base(e_field, m):
+    """Code minus significand in the binade with exponent field ``e_field``: (e_field - 1) * 2**m (mod 2**64)."""
+    return (uint64(e_field) << uint64(m)) - (uint64(1) << uint64(m))
+
+
+def carries_to_min_normal(sig, exp, sticky, sign, mode, rand, sr_bits, qe, m, e_field):
     """For a value in [min_normal/2, min_normal): does rounding at full precision reach min_normal?"""
-    kept, _ = round_shifted(sig, qe - exp, sticky, sign, mode, rand, sr_bits)
+    kept, _ = round_shifted(sig, qe - exp, sticky, sign, mode, rand, sr_bits, binade_base(e_field, m))
     return kept >> uint64(m + 1) != uint64(0)
 
 
@@ -152,7 +163,7 @@ def round_pack_fixed(sign, sig, exp, sticky, p, mode, rand, sr_bits):
     flags = int64(0)
     too_big = False
     if shift >= 0:
-        k, inexact = round_shifted(sig, shift, sticky, sign, mode, rand, sr_bits)
+        k, inexact = round_shifted(sig, shift, sticky, sign, mode, rand, sr_bits, uint64(0))
         if inexact != 0:
             flags = int64(FLAG_INEXACT)
     else:

@@ -83,7 +83,7 @@ def number(v) -> str:
 
 
 def _exact(v, form: str | None = None) -> str:
-    """A property value with its exact form (default ``s * 2**e``), e.g. ```448.0 = 1.75 * 2**8```."""
+    """A property value and its exact form (default ``s * 2**e``) as a code span: ``448.0 = 1.75 * 2**8``."""
     form = form or pow2_form(v)
     return f"`{form}`" if isinstance(v, Fraction) else f"`{v!r} = {form}`"
 

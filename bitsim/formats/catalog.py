@@ -75,8 +75,9 @@ ENTRIES = [
                  ("fp4_e2m1", "float4_e2m1fn"), "MXFP4 element; no inf/NaN; max 6."),
     CatalogEntry("e8m0", _float("e8m0", 8, 0, bias=127, subnormals=False, specials="fn", overflow="nan",
                                 signed=False, has_zero=False), _OCP_MX, ("e8m0fnu", "float8_e8m0fnu"),
-                 "MX shared scale: unsigned powers of two 2**-127 .. 2**127, 0xFF is NaN, no zero. "
-                 "Zero and negative inputs give NaN; positive values below 2**-127 give 2**-127."),
+                 "MX shared scale: unsigned powers of two `2**-127` .. `2**127`, 0xFF is NaN, no zero. "
+                 "Zero and negative inputs give NaN; positive values below `2**-127` give `2**-127`. "
+                 "Ties go to the even code (3 -> 2); ml_dtypes rounds them away (`rna`)."),
     CatalogEntry("fp8_wang", _float("fp8_wang", 5, 2), "Wang et al., Training Deep Neural Networks with "
                  "8-bit Floating Point Numbers, NeurIPS 2018: FP8 (1,5,2)", (),
                  "The paper gives (sign, exponent, mantissa) = (1,5,2) but no bias or special-value "
@@ -86,7 +87,7 @@ ENTRIES = [
                  "accumulation and weight updates", (),
                  "IEEE-like reading (bias 31, subnormals, inf/NaN), as for fp8_wang."),
     *[CatalogEntry(f"bm_e{e}m{m}", _bm(e, m), _BM, (),
-                   "Bias 2**(e-1), subnormals, no inf/NaN (saturating); the element of a block minifloat."
+                   "Bias `2**(e-1)`, subnormals, no inf/NaN (saturating); the element of a block minifloat."
                    + (" m = 0: the linear reading of BM4's backward format." if m == 0 else ""))
       for e, m in ((2, 5), (4, 3), (2, 4), (4, 2), (2, 3), (3, 2), (2, 2), (3, 1), (2, 1), (3, 0))],
     CatalogEntry("int8", FixedFormat(8, 0, name="int8"), "8-bit two's complement integer, saturating", ()),
@@ -94,8 +95,8 @@ ENTRIES = [
     CatalogEntry("int16", FixedFormat(16, 0, name="int16"), "16-bit two's complement integer, saturating", ()),
     CatalogEntry("int32", FixedFormat(32, 0, name="int32"), "32-bit two's complement integer, saturating", ()),
     *[CatalogEntry(f"wage_{k}", _wage(k), "Wu et al., Training and Inference with Integers in Deep Neural "
-                   "Networks, ICLR 2018: sigma(k) = 2**(1-k), Q(x,k) = Clip(sigma*round(x/sigma), -1+sigma, 1-sigma)",
-                   (), "Symmetric k-bit two's complement in units of 2**(1-k), saturating at +-(1 - 2**(1-k)).")
+                   "Networks, ICLR 2018: `sigma(k) = 2**(1-k)`, `Q(x,k) = Clip(sigma*round(x/sigma), -1+sigma, 1-sigma)`",
+                   (), "Symmetric k-bit two's complement in units of `2**(1-k)`, saturating at `+-(1 - 2**(1-k))`.")
       for k in (2, 8)],
 ]
 

@@ -74,12 +74,13 @@ def decode(code: int, fmt):
 
 # ---------------------------------------------------------------- rounding
 
-def _choose(n: int, frac: Fraction, negative: bool, mode: str, rand, sr_bits) -> int:
-    """n or n + 1 for a magnitude n + frac (0 <= frac < 1) in ``mode``."""
+def _choose(n: int, frac: Fraction, negative: bool, mode: str, rand, sr_bits, odd) -> int:
+    """n or n + 1 for a magnitude n + frac (0 <= frac < 1) in ``mode``; ``odd(k)`` says whether the
+    candidate k has an odd code word (what "even" and "odd" mean for rne and rto)."""
     if frac == 0:
         return n
     if mode == "rne":
-        return n + 1 if frac > Fraction(1, 2) or (frac == Fraction(1, 2) and n % 2 == 1) else n
+        return n + 1 if frac > Fraction(1, 2) or (frac == Fraction(1, 2) and odd(n)) else n
     if mode == "rna":
         return n + 1 if frac >= Fraction(1, 2) else n
     if mode == "rtz":
@@ -89,10 +90,29 @@ def _choose(n: int, frac: Fraction, negative: bool, mode: str, rand, sr_bits) ->
     if mode == "rdn":
         return n + 1 if negative else n
     if mode == "rto":
-        return n if n % 2 == 1 else n + 1
+        return n if odd(n) else n + 1
     if mode == "sr":
         return n + 1 if math.floor(frac * 2 ** sr_bits) + rand >= 2 ** sr_bits else n
     raise ValueError(f"unknown rounding mode {mode!r}")
+
+
+def _parity(k: int) -> bool:
+    return k % 2 == 1
+
+
+def _code_is_odd(r: Fraction, fmt: FloatFormat, unbounded=False) -> bool:
+    """LSB of the code word of magnitude r on the grid continued beyond the format's range (and, if
+    ``unbounded``, below its smallest normal binade as if the exponent range had no lower end)."""
+    if r == 0:
+        return False
+    m = fmt.man_bits
+    emin = (1 if fmt.has_zero else 0) - fmt.bias
+    e = _floor_log2(r)
+    if e < emin and fmt.subnormals and not unbounded:
+        return _parity(int(r / _pow2(emin - m)))
+    if m == 0:
+        return _parity(e + fmt.bias)
+    return _parity(int((r / _pow2(e) - 1) * (1 << m)))
 
 
 def _quantum_exp(a: Fraction, fmt: FloatFormat, unbounded_below=False) -> int:
@@ -150,7 +170,9 @@ def _round_float(x: Fraction, negative: bool, fmt: FloatFormat, mode, rand, sr_b
     q = _pow2(_quantum_exp(a, fmt))
     n = math.floor(a / q)
     frac = a / q - n
-    r = _choose(n, frac, negative, mode, rand, sr_bits) * q
+    in_flush_gap = a < _pow2(emin) and not fmt.subnormals     # candidates 0 and min_normal; ties to 0
+    odd = _parity if in_flush_gap else (lambda k: _code_is_odd(k * q, fmt))
+    r = _choose(n, frac, negative, mode, rand, sr_bits, odd) * q
     if r > _max_value(fmt):
         return _overflow(negative, fmt, mode)
     flags = 0
@@ -161,7 +183,8 @@ def _round_float(x: Fraction, negative: bool, fmt: FloatFormat, mode, rand, sr_b
         else:
             q1 = _pow2(_quantum_exp(a, fmt, unbounded_below=True))
             n1 = math.floor(a / q1)
-            tiny = _choose(n1, a / q1 - n1, negative, mode, rand, sr_bits) * q1 < _pow2(emin)
+            odd1 = lambda k: _code_is_odd(k * q1, fmt, unbounded=True)   # noqa: E731
+            tiny = _choose(n1, a / q1 - n1, negative, mode, rand, sr_bits, odd1) * q1 < _pow2(emin)
         if tiny:
             flags |= UNDERFLOW
     return _float_code(r, negative, fmt), flags
@@ -172,7 +195,7 @@ def _round_fixed(x: Fraction, negative: bool, fmt: FixedFormat, mode, rand, sr_b
     a = abs(x)
     n = math.floor(a / q)
     frac = a / q - n
-    k = _choose(n, frac, negative, mode, rand, sr_bits)
+    k = _choose(n, frac, negative, mode, rand, sr_bits, _parity)
     k = -k if negative else k
     flags = INEXACT if frac != 0 else 0
     if not fmt.min_int <= k <= fmt.max_int:
