@@ -63,6 +63,20 @@ def code_dtype(bits: int) -> np.dtype:
     raise ValueError(f"bits must be <= 64, got {bits}")
 
 
+def _all_codes(fmt) -> np.ndarray:
+    if fmt.bits > 24:
+        raise ValueError(f"codes(): {fmt} has 2**{fmt.bits} code words; refusing to list more than 2**24")
+    return np.arange(1 << fmt.bits, dtype=fmt.code_dtype)
+
+
+def _params(**fields) -> tuple:
+    """The kernel parameter tuple with the named ``bitsim.core.params`` slots set (others 0)."""
+    p = [0] * P.P_LEN
+    for slot, value in fields.items():
+        p[getattr(P, slot)] = int(value)
+    return tuple(p)
+
+
 def _as_float_if_exact(q: Fraction):
     """A Fraction as a Python float when that float is exactly equal, else the Fraction."""
     try:
@@ -275,30 +289,19 @@ class FloatFormat:
 
     def codes(self) -> np.ndarray:
         """Every code word (2**bits of them, NaNs included) in ascending code order."""
-        if self.bits > 24:
-            raise ValueError(f"codes(): {self} has 2**{self.bits} code words; refusing to list more than 2**24")
-        return np.arange(1 << self.bits, dtype=self.code_dtype)
+        return _all_codes(self)
 
     # ---- kernels
     @functools.cached_property
     def params(self) -> tuple:
         """The int64 parameter tuple the kernels receive (layout in ``bitsim.core.params``)."""
-        p = [0] * P.P_LEN
-        p[P.P_KIND] = P.KIND_FLOAT
-        p[P.P_BITS] = self.bits
-        p[P.P_MAN] = self.man_bits
-        p[P.P_EXP] = self.exp_bits
-        p[P.P_BIAS] = self.bias
-        p[P.P_SUBNORMALS] = int(self.subnormals)
-        p[P.P_EMIN_FIELD] = self.emin_field
-        p[P.P_SIGNED] = int(self.signed)
-        p[P.P_MAX_MAG] = self.max_code_magnitude
-        p[P.P_NAN] = -1 if self.nan_code is None else self.nan_code
-        p[P.P_INF] = -1 if self.inf_code is None else self.inf_code
-        p[P.P_OVERFLOW] = _OVERFLOW_CODE[self.overflow]
-        p[P.P_NEGZERO] = int(self.has_negative_zero)
-        p[P.P_SPECIALS] = _SPECIALS_CODE[self.specials]
-        return tuple(int(v) for v in p)
+        return _params(P_KIND=P.KIND_FLOAT, P_BITS=self.bits, P_MAN=self.man_bits, P_EXP=self.exp_bits,
+                       P_BIAS=self.bias, P_SUBNORMALS=self.subnormals, P_EMIN_FIELD=self.emin_field,
+                       P_SIGNED=self.signed, P_MAX_MAG=self.max_code_magnitude,
+                       P_NAN=-1 if self.nan_code is None else self.nan_code,
+                       P_INF=-1 if self.inf_code is None else self.inf_code,
+                       P_OVERFLOW=_OVERFLOW_CODE[self.overflow], P_NEGZERO=self.has_negative_zero,
+                       P_SPECIALS=_SPECIALS_CODE[self.specials])
 
     def replace(self, **changes) -> "FloatFormat":
         """A copy with some fields changed (validated again); the name is dropped unless given."""
@@ -399,23 +402,14 @@ class FixedFormat:
 
     def codes(self) -> np.ndarray:
         """Every code word in ascending code order."""
-        if self.bits > 24:
-            raise ValueError(f"codes(): {self} has 2**{self.bits} code words; refusing to list more than 2**24")
-        return np.arange(1 << self.bits, dtype=self.code_dtype)
+        return _all_codes(self)
 
     @functools.cached_property
     def params(self) -> tuple:
-        p = [0] * P.P_LEN
-        p[P.P_KIND] = P.KIND_FIXED
-        p[P.P_BITS] = self.bits
-        p[P.P_MAN] = self.frac_bits
-        p[P.P_SIGNED] = int(self.signed)
-        p[P.P_MAX_MAG] = self.max_int
-        p[P.P_MIN_INT] = self.min_int
-        p[P.P_NAN] = -1
-        p[P.P_INF] = -1
-        p[P.P_OVERFLOW] = _OVERFLOW_CODE[self.overflow]
-        return tuple(int(v) for v in p)
+        """The int64 parameter tuple the kernels receive (layout in ``bitsim.core.params``)."""
+        return _params(P_KIND=P.KIND_FIXED, P_BITS=self.bits, P_MAN=self.frac_bits, P_SIGNED=self.signed,
+                       P_MAX_MAG=self.max_int, P_MIN_INT=self.min_int, P_NAN=-1, P_INF=-1,
+                       P_OVERFLOW=_OVERFLOW_CODE[self.overflow])
 
     def replace(self, **changes) -> "FixedFormat":
         fields = dict(bits=self.bits, frac_bits=self.frac_bits, signed=self.signed,
