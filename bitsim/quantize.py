@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from bitsim.core.params import FLAG_INEXACT, FLAG_OVERFLOW, FLAG_UNDERFLOW
-from bitsim.formats import FixedFormat, FloatFormat, format as as_format
+from bitsim.formats import FloatFormat, format as as_format
 from bitsim.formats.catalog import lookup
 from bitsim.kernels import cpu
 from bitsim.rounding import check_tininess, mode_code, stochastic_args
@@ -39,7 +39,7 @@ def _code_input(codes, fmt) -> np.ndarray:
         if lo < 0 or hi >> fmt.bits:
             bad = lo if lo < 0 else hi
             raise ValueError(f"codes: value {bad:#x} does not fit the {fmt.bits}-bit format {fmt}")
-    if arr.dtype.itemsize * 8 > 64 or arr.dtype.kind == "i":
+    if arr.dtype.kind == "i":
         arr = arr.astype(fmt.code_dtype)
     return np.ascontiguousarray(arr)
 
@@ -119,4 +119,4 @@ def quantize(x, fmt, rounding="rne", **kwargs) -> np.ndarray:
     return decode(encode(x, fmt, rounding, **kwargs), fmt)
 
 
-__all__ = ["encode", "decode", "quantize", "convert", "FixedFormat"]
+__all__ = ["encode", "decode", "quantize", "convert"]
