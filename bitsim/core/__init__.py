@@ -10,9 +10,9 @@ directly with NumPy scalars.
 
 import types
 
-from bitsim.core import bits, convert, rng, round, unpack
+from bitsim.core import bits, convert, fast_encode, rng, round, unpack
 
-MODULES = (bits, rng, round, unpack, convert)
+MODULES = (bits, rng, round, unpack, convert, fast_encode)
 
 _BUILT = {}
 

@@ -8,7 +8,7 @@ import numba
 from numba import int64, prange, uint64
 
 from bitsim.core import build
-from bitsim.core.params import RM_SR
+from bitsim.core.params import RM_RDN, RM_RNA, RM_RNE, RM_RTO, RM_RTZ, RM_RUP, RM_SR
 
 _C = build("cpu")
 convert_one = _C.convert_one
@@ -36,3 +36,48 @@ def convert_array(src, src_p, dst_p, mode, sr_bits, seed, stream, offset, rand, 
         out[i] = code
         if want_flags:
             flags[i] = f
+
+
+encode_fast = _C.encode_fast
+FAST_CHUNK = 1 << 14
+
+
+@numba.njit(nogil=True)
+def _encode_fast_chunk(src, lo, hi, plan, mode, key, offset, rand, sr_bits, use_rand,
+                       out):  # pragma: no cover - compiled
+    """out[lo:hi] = encode_fast(src[lo:hi]); compiled into callers that pass ``mode``/``use_rand`` as constants."""
+    for i in range(lo, hi):
+        r = uint64(0)
+        if mode == RM_SR:
+            r = uint64(rand[i]) if use_rand else random_bits(key, int64(offset) + i, sr_bits)
+        out[i] = encode_fast(uint64(src[i]), plan, mode, r, sr_bits)
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def encode_fast_array(src, plan, mode, sr_bits, seed, stream, offset, rand, out):  # pragma: no cover - compiled
+    """``convert_array`` without flags for a ``plans.fast_encode_plan`` case: same codes, vectorised.
+
+    Each branch below passes the mode as a literal so that LLVM compiles one branch-free loop per mode.
+    """
+    n = src.shape[0]
+    key = stream_key(uint64(seed), uint64(stream))
+    use_rand = rand.shape[0] > 0
+    for c in prange((n + FAST_CHUNK - 1) // FAST_CHUNK):
+        lo = c * FAST_CHUNK
+        hi = min(lo + FAST_CHUNK, n)
+        if mode == RM_RNE:
+            _encode_fast_chunk(src, lo, hi, plan, RM_RNE, key, offset, rand, sr_bits, False, out)
+        elif mode == RM_RNA:
+            _encode_fast_chunk(src, lo, hi, plan, RM_RNA, key, offset, rand, sr_bits, False, out)
+        elif mode == RM_RTZ:
+            _encode_fast_chunk(src, lo, hi, plan, RM_RTZ, key, offset, rand, sr_bits, False, out)
+        elif mode == RM_RUP:
+            _encode_fast_chunk(src, lo, hi, plan, RM_RUP, key, offset, rand, sr_bits, False, out)
+        elif mode == RM_RDN:
+            _encode_fast_chunk(src, lo, hi, plan, RM_RDN, key, offset, rand, sr_bits, False, out)
+        elif mode == RM_RTO:
+            _encode_fast_chunk(src, lo, hi, plan, RM_RTO, key, offset, rand, sr_bits, False, out)
+        elif use_rand:
+            _encode_fast_chunk(src, lo, hi, plan, RM_SR, key, offset, rand, sr_bits, True, out)
+        else:
+            _encode_fast_chunk(src, lo, hi, plan, RM_SR, key, offset, rand, sr_bits, False, out)
