@@ -8,6 +8,7 @@ from bitsim._version import __version__
 from bitsim.formats import FixedFormat, FloatFormat, format
 from bitsim.quantize import convert, decode, encode, quantize
 from bitsim.rounding import MODES as ROUNDING_MODES
+from bitsim import ops
 
 __all__ = ["__version__", "FloatFormat", "FixedFormat", "format", "encode", "decode", "quantize", "convert",
-           "ROUNDING_MODES"]
+           "ROUNDING_MODES", "ops"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from bitsim.arrays import code_array
 from bitsim.core.params import FLAG_INEXACT, FLAG_OVERFLOW, FLAG_UNDERFLOW
 from bitsim.formats import FloatFormat, format as as_format
 from bitsim.formats.catalog import lookup
@@ -30,21 +31,6 @@ def _float_input(x) -> tuple[np.ndarray, FloatFormat]:
                         "(convert integers explicitly, e.g. np.asarray(x, dtype=np.float64))")
     src = _FLOAT_SOURCES[arr.dtype]
     return np.ascontiguousarray(arr).view(src.code_dtype), src
-
-
-def _code_input(codes, fmt) -> np.ndarray:
-    """Validate an array of code words of ``fmt``: integer dtype, every value in 0..2**bits-1."""
-    arr = codes if isinstance(codes, np.ndarray) else np.asarray(codes)
-    if arr.dtype.kind not in "ui":
-        raise TypeError(f"codes must be an integer array; got dtype {arr.dtype}")
-    if arr.size:
-        lo, hi = int(arr.min()), int(arr.max())
-        if lo < 0 or hi >> fmt.bits:
-            bad = lo if lo < 0 else hi
-            raise ValueError(f"codes: value {bad:#x} does not fit the {fmt.bits}-bit format {fmt}")
-    if arr.dtype.kind == "i":
-        arr = arr.astype(fmt.code_dtype)
-    return np.ascontiguousarray(arr)
 
 
 def _run(src_codes, src, dst, rounding, sr_bits, seed, stream, offset, rand, tininess, want_flags):
@@ -98,7 +84,7 @@ def convert(codes, src, dst, rounding="rne", *, sr_bits=None, seed=None, stream=
     Arguments as for ``encode``; ``codes`` is an integer array with every value below 2**src.bits.
     """
     src, dst = as_format(src), as_format(dst)
-    src_codes = _code_input(codes, src)
+    src_codes = code_array(codes, src)
     out, flags = _run(src_codes, src, dst, rounding, sr_bits, seed, stream, offset, rand, tininess, return_flags)
     return (out, flags) if return_flags else out
 
@@ -110,7 +96,7 @@ def decode(codes, fmt) -> np.ndarray:
     formats whose range or precision exceeds binary64's).
     """
     fmt = as_format(fmt)
-    src_codes = _code_input(codes, fmt)
+    src_codes = code_array(codes, fmt)
     out, flags = _run(src_codes, fmt, FP64, "rne", None, None, 0, 0, None, "after", True)
     bad = (flags & (FLAG_INEXACT | FLAG_OVERFLOW | FLAG_UNDERFLOW)) != 0
     if bad.any():

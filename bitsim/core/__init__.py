@@ -10,9 +10,9 @@ directly with NumPy scalars.
 
 import types
 
-from bitsim.core import bits, convert, fast_encode, rng, round, unpack
+from bitsim.core import arith, bits, compare, convert, fast_encode, rng, round, unpack, wide
 
-MODULES = (bits, rng, round, unpack, convert, fast_encode)
+MODULES = (bits, wide, rng, round, unpack, convert, fast_encode, arith, compare)
 
 _BUILT = {}
 

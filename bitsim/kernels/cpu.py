@@ -81,3 +81,41 @@ def encode_fast_array(src, plan, mode, sr_bits, seed, stream, offset, rand, out)
             _encode_fast_chunk(src, lo, hi, plan, RM_SR, key, offset, rand, sr_bits, True, out)
         else:
             _encode_fast_chunk(src, lo, hi, plan, RM_SR, key, offset, rand, sr_bits, False, out)
+
+
+arith_one = _C.arith_one
+compare_one = _C.compare_one
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def arith_array(op, a, pa, b, pb, c, pc, po, mode, sr_bits, seed, stream, offset, rand, tiny_before,
+                out, flags):  # pragma: no cover - compiled
+    """out[i], flags[i] = op(a[i], b[i], c[i]) (``bitsim.core.arith`` OP_*); operands the op does not
+    use may be length-1 dummies. SR bits as in ``convert_array``."""
+    n = out.shape[0]
+    key = stream_key(uint64(seed), uint64(stream))
+    use_rand = rand.shape[0] > 0
+    nb = b.shape[0]
+    nc = c.shape[0]
+    for i in prange(n):
+        r = uint64(0)
+        if mode == RM_SR:
+            if use_rand:
+                r = uint64(rand[i])
+            else:
+                r = random_bits(key, int64(offset) + i, sr_bits)
+        jb = int64(i) if nb == n else int64(0)
+        jc = int64(i) if nc == n else int64(0)
+        code, f = arith_one(op, uint64(a[i]), pa, uint64(b[jb]), pb, uint64(c[jc]), pc, po, mode, r, sr_bits,
+                            tiny_before)
+        out[i] = code
+        flags[i] = f
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def compare_array(op, a, b, p, out, flags):  # pragma: no cover - compiled
+    """out[i], flags[i] = op(a[i], b[i]) (``bitsim.core.compare`` CMP_*/SEL_*)."""
+    for i in prange(out.shape[0]):
+        code, f = compare_one(op, uint64(a[i]), uint64(b[i]), p)
+        out[i] = code
+        flags[i] = f

@@ -8,6 +8,7 @@ documented policy.
 
 from __future__ import annotations
 
+import functools
 import math
 from fractions import Fraction
 
@@ -36,7 +37,11 @@ def _floor_log2(a: Fraction) -> int:
 
 def classify(code: int, fmt):
     """(kind, negative, value): kind is "finite", NAN, SNAN or INF; value a Fraction for finite codes."""
-    code = int(code)
+    return _classify(int(code), fmt)
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def _classify(code: int, fmt):
     assert 0 <= code < (1 << fmt.bits), (code, fmt)
     if isinstance(fmt, FixedFormat):
         k = code - (1 << fmt.bits) if fmt.signed and code >> (fmt.bits - 1) else code
@@ -220,10 +225,14 @@ def round_value(x, fmt, rounding="rne", *, rand=0, sr_bits=None, tininess="after
     if isinstance(x, float) and math.isinf(x):
         return _round_inf(x < 0, fmt, rounding)
     neg = (math.copysign(1.0, x) < 0 if isinstance(x, float) else x < 0) if negative is None else negative
-    x = Fraction(x)
+    return _round_finite(Fraction(x), bool(neg), fmt, rounding, int(rand), sr_bits, tininess)
+
+
+@functools.lru_cache(maxsize=1 << 18)      # exhaustive tests meet the same exact values many times
+def _round_finite(x: Fraction, negative: bool, fmt, rounding, rand, sr_bits, tininess):
     if isinstance(fmt, FixedFormat):
-        return _round_fixed(x, neg, fmt, rounding, rand, sr_bits)
-    return _round_float(x, neg, fmt, rounding, rand, sr_bits, tininess)
+        return _round_fixed(x, negative, fmt, rounding, rand, sr_bits)
+    return _round_float(x, negative, fmt, rounding, rand, sr_bits, tininess)
 
 
 def _round_inf(negative: bool, fmt, mode):

@@ -1,0 +1,213 @@
+"""Correctly rounded arithmetic on arrays of code words, with IEEE-style flags per element.
+
+Every arithmetic function returns ``(codes, flags)``: the codes of the output format ``fmt`` (the
+smallest uint dtype holding it) and per-element uint8 flags, SoftFloat/TestFloat bit order
+(1 inexact, 2 underflow, 4 overflow, 8 infinite, 16 invalid). Operands broadcast like NumPy. Each
+result is the exact result rounded once (fma included) by the shared core (``bitsim.core.arith``,
+where the special-value rules are listed).
+
+Operand formats: by default every operand is a code of ``fmt``. ``in_formats=(fa, fb[, fc])`` states
+them otherwise, e.g. ``mul(a, b, "fp16", in_formats=("e4m3", "e5m2"))``. An unsigned operand array
+whose width differs from its format's code width is refused (a uint8 array passed as fp16 codes is
+almost always a missing ``in_formats``).
+
+Stochastic rounding: ``sr_bits`` (at most ``59 - fmt.man_bits``), and ``seed``/``stream``/``offset``
+or explicit ``rand``, exactly as for ``bitsim.encode``; element i of the broadcast result uses
+counter ``offset + i``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bitsim.arrays import code_array
+from bitsim.core.arith import OP_ADD, OP_DIV, OP_FMA, OP_MUL, OP_SQRT, OP_SUB
+from bitsim.core.compare import (
+    CMP_EQ, CMP_LE, CMP_LT, SEL_MAXIMUM, SEL_MAXIMUM_NUMBER, SEL_MINIMUM, SEL_MINIMUM_NUMBER,
+)
+from bitsim.formats import FloatFormat, format as as_format
+from bitsim.kernels import cpu
+from bitsim.quantize import convert as _convert
+from bitsim.rounding import check_tininess, mode_code, stochastic_args
+
+SR_HEADROOM = 59   # sr_bits <= SR_HEADROOM - man_bits: the exact bits the core keeps below the LSB
+
+
+def _float_format(fmt, name: str) -> FloatFormat:
+    f = as_format(fmt)
+    if not isinstance(f, FloatFormat):
+        raise TypeError(f"{name} must be a float format for bitsim.ops; got the fixed-point format {f} "
+                        "(fixed-point and integer arithmetic live in the accumulator models)")
+    return f
+
+
+def _operand(x, fmt: FloatFormat, name: str) -> np.ndarray:
+    arr = x if isinstance(x, np.ndarray) else np.asarray(x)
+    if arr.dtype.kind == "u" and arr.dtype.itemsize != fmt.code_dtype.itemsize:
+        raise TypeError(f"{name} has dtype {arr.dtype} but its format {fmt} has {fmt.bits}-bit codes "
+                        f"({fmt.code_dtype}); state mixed operand formats with in_formats=")
+    return code_array(arr, fmt, name)
+
+
+def _operand_formats(in_formats, fmt: FloatFormat, count: int) -> tuple:
+    if in_formats is None:
+        return (fmt,) * count
+    if isinstance(in_formats, (str, FloatFormat)) or len(in_formats) != count:
+        raise ValueError(f"in_formats must be a sequence of {count} formats (one per operand); got {in_formats!r}")
+    return tuple(_float_format(f, f"in_formats[{i}]") for i, f in enumerate(in_formats))
+
+
+def _arith(op, operands, fmt, rounding, in_formats, sr_bits, seed, stream, offset, rand, tininess):
+    out_fmt = _float_format(fmt, "fmt")
+    formats = _operand_formats(in_formats, out_fmt, len(operands))
+    names = "abc"
+    arrays = [_operand(x, f, names[i]) for i, (x, f) in enumerate(zip(operands, formats))]
+    try:
+        shape = np.broadcast_shapes(*(a.shape for a in arrays))
+    except ValueError:
+        raise ValueError("operand shapes do not broadcast: "
+                         + ", ".join(f"{names[i]}{a.shape}" for i, a in enumerate(arrays))) from None
+    mode = mode_code(rounding)
+    tiny_before = check_tininess(tininess)
+    sr_bits, seed, stream, offset, rand_flat = stochastic_args(
+        rounding, sr_bits, seed, stream, offset, rand, shape)
+    if rounding == "sr" and sr_bits > SR_HEADROOM - out_fmt.man_bits:
+        raise ValueError(f"sr_bits={sr_bits} is too many for {out_fmt} in bitsim.ops: at most "
+                         f"{SR_HEADROOM - out_fmt.man_bits} (= {SR_HEADROOM} - man_bits) exact bits are kept")
+    flat = [np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1) for a in arrays]
+    while len(flat) < 3:
+        flat.append(np.zeros(1, dtype=np.uint8))
+    params = [f.params for f in formats] + [formats[0].params] * (3 - len(formats))
+    n = int(np.prod(shape, dtype=np.int64))
+    out = np.empty(n, dtype=out_fmt.code_dtype)
+    flags = np.empty(n, dtype=np.uint8)
+    cpu.arith_array(op, flat[0], params[0], flat[1], params[1], flat[2], params[2], out_fmt.params, mode,
+                    sr_bits, seed, stream, offset, rand_flat, tiny_before, out, flags)
+    return out.reshape(shape), flags.reshape(shape)
+
+
+def add(a, b, fmt, rounding="rne", *, in_formats=None, sr_bits=None, seed=None, stream=0, offset=0,
+        rand=None, tininess="after"):
+    """a + b rounded to ``fmt``; returns (codes, flags)."""
+    return _arith(OP_ADD, (a, b), fmt, rounding, in_formats, sr_bits, seed, stream, offset, rand, tininess)
+
+
+def sub(a, b, fmt, rounding="rne", *, in_formats=None, sr_bits=None, seed=None, stream=0, offset=0,
+        rand=None, tininess="after"):
+    """a - b rounded to ``fmt``; returns (codes, flags)."""
+    return _arith(OP_SUB, (a, b), fmt, rounding, in_formats, sr_bits, seed, stream, offset, rand, tininess)
+
+
+def mul(a, b, fmt, rounding="rne", *, in_formats=None, sr_bits=None, seed=None, stream=0, offset=0,
+        rand=None, tininess="after"):
+    """a * b rounded to ``fmt``; returns (codes, flags)."""
+    return _arith(OP_MUL, (a, b), fmt, rounding, in_formats, sr_bits, seed, stream, offset, rand, tininess)
+
+
+def div(a, b, fmt, rounding="rne", *, in_formats=None, sr_bits=None, seed=None, stream=0, offset=0,
+        rand=None, tininess="after"):
+    """a / b rounded to ``fmt``; returns (codes, flags). x / 0 raises the infinite flag."""
+    return _arith(OP_DIV, (a, b), fmt, rounding, in_formats, sr_bits, seed, stream, offset, rand, tininess)
+
+
+def sqrt(a, fmt, rounding="rne", *, in_formats=None, sr_bits=None, seed=None, stream=0, offset=0,
+         rand=None, tininess="after"):
+    """Square root of a rounded to ``fmt``; returns (codes, flags). in_formats is a 1-tuple."""
+    return _arith(OP_SQRT, (a,), fmt, rounding, in_formats, sr_bits, seed, stream, offset, rand, tininess)
+
+
+def fma(a, b, c, fmt, rounding="rne", *, in_formats=None, sr_bits=None, seed=None, stream=0, offset=0,
+        rand=None, tininess="after"):
+    """a * b + c with a single rounding to ``fmt``; returns (codes, flags)."""
+    return _arith(OP_FMA, (a, b, c), fmt, rounding, in_formats, sr_bits, seed, stream, offset, rand,
+                  tininess)
+
+
+def convert(codes, src, dst, rounding="rne", **kwargs):
+    """``bitsim.convert`` with flags: returns (codes, flags)."""
+    kwargs.pop("return_flags", None)
+    return _convert(codes, src, dst, rounding, return_flags=True, **kwargs)
+
+
+def _sign_bit(fmt: FloatFormat, name: str) -> int:
+    if not fmt.signed:
+        raise ValueError(f"{name} needs a signed format; {fmt} has no sign bit")
+    return 1 << (fmt.bits - 1)
+
+
+def neg(a, fmt) -> np.ndarray:
+    """-a: the sign bit flipped (NaNs included, no flags, as IEEE negate); fnuz keeps 0 and its NaN."""
+    fmt = _float_format(fmt, "fmt")
+    sign = _sign_bit(fmt, "neg")
+    codes = _operand(a, fmt, "a")
+    out = codes ^ codes.dtype.type(sign)
+    if not fmt.has_negative_zero:                  # fnuz: 0 and the NaN code (the would-be -0) stay
+        out = np.where((codes & codes.dtype.type(sign - 1)) == 0, codes, out)
+    return out.astype(fmt.code_dtype)
+
+
+def abs(a, fmt) -> np.ndarray:  # noqa: A001 - mirrors numpy.abs
+    """|a|: the sign bit cleared (NaNs included, no flags, as IEEE abs); fnuz keeps its NaN."""
+    fmt = _float_format(fmt, "fmt")
+    sign = _sign_bit(fmt, "abs")
+    codes = _operand(a, fmt, "a")
+    out = codes & codes.dtype.type(sign - 1)
+    if not fmt.has_negative_zero:
+        out = np.where(codes == sign, codes, out)
+    return out.astype(fmt.code_dtype)
+
+
+def _select(op, a, b, fmt):
+    fmt = _float_format(fmt, "fmt")
+    a, b = _operand(a, fmt, "a"), _operand(b, fmt, "b")
+    try:
+        a, b = np.broadcast_arrays(a, b)
+    except ValueError:
+        raise ValueError(f"operand shapes do not broadcast: a{a.shape}, b{b.shape}") from None
+    shape = a.shape
+    out = np.empty(a.size, dtype=fmt.code_dtype)
+    flags = np.empty(a.size, dtype=np.uint8)
+    cpu.compare_array(op, np.ascontiguousarray(a).reshape(-1), np.ascontiguousarray(b).reshape(-1),
+                      fmt.params, out, flags)
+    return out.reshape(shape), flags.reshape(shape)
+
+
+def eq(a, b, fmt):
+    """a == b (quiet: invalid only for a signaling NaN); returns (bool array, flags)."""
+    out, flags = _select(CMP_EQ, a, b, fmt)
+    return out.astype(bool), flags
+
+
+def lt(a, b, fmt):
+    """a < b (signaling: invalid for any NaN); returns (bool array, flags)."""
+    out, flags = _select(CMP_LT, a, b, fmt)
+    return out.astype(bool), flags
+
+
+def le(a, b, fmt):
+    """a <= b (signaling: invalid for any NaN); returns (bool array, flags)."""
+    out, flags = _select(CMP_LE, a, b, fmt)
+    return out.astype(bool), flags
+
+
+_NAN_POLICIES = {"propagate": (SEL_MINIMUM, SEL_MAXIMUM), "ignore": (SEL_MINIMUM_NUMBER, SEL_MAXIMUM_NUMBER)}
+
+
+def _nan_policy(nan: str) -> tuple:
+    if nan not in _NAN_POLICIES:
+        raise ValueError(f"nan must be 'propagate' (IEEE 754-2019 minimum/maximum) or 'ignore' "
+                         f"(minimumNumber/maximumNumber); got {nan!r}")
+    return _NAN_POLICIES[nan]
+
+
+def min(a, b, fmt, *, nan="propagate"):  # noqa: A001 - mirrors numpy.min
+    """The smaller of a and b (-0 < +0); returns (codes, flags). nan: "propagate" or "ignore"."""
+    return _select(_nan_policy(nan)[0], a, b, fmt)
+
+
+def max(a, b, fmt, *, nan="propagate"):  # noqa: A001 - mirrors numpy.max
+    """The larger of a and b (-0 < +0); returns (codes, flags). nan: "propagate" or "ignore"."""
+    return _select(_nan_policy(nan)[1], a, b, fmt)
+
+
+__all__ = ["add", "sub", "mul", "div", "sqrt", "fma", "convert", "neg", "abs", "eq", "lt", "le", "min", "max"]
