@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | cksum | cut -d' ' -f1)
 export NUMBA_CACHE_DIR := $(CURDIR)/$(VENV)/numba-cache
 
-.PHONY: demo test bench docs formats-doc clean
+.PHONY: demo test bench verify docs formats-doc clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -22,6 +22,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_encode.py --write docs/performance.md
+	$(BIN)/python benchmarks/bench_ops.py --append docs/performance.md
+
+verify: $(STAMP)
+	$(BIN)/python tests/long/verify_fp16_pairs.py
 
 docs formats-doc: $(STAMP)
 	$(BIN)/python -m bitsim.formats.cards docs/formats.md

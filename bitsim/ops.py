@@ -14,9 +14,15 @@ almost always a missing ``in_formats``).
 Stochastic rounding: ``sr_bits`` (at most ``59 - fmt.man_bits``), and ``seed``/``stream``/``offset``
 or explicit ``rand``, exactly as for ``bitsim.encode``; element i of the broadcast result uses
 counter ``offset + i``.
+
+Unary and binary ops on narrow operands (up to 16 operand bits in all, e.g. 8-bit x 8-bit; any
+deterministic mode) read a table of every operand (pair) that the same core computes once per (op,
+formats, mode); SR, fma and wider operands run the core per element.
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
@@ -31,6 +37,7 @@ from bitsim.quantize import convert as _convert
 from bitsim.rounding import check_tininess, mode_code, stochastic_args
 
 SR_HEADROOM = 59   # sr_bits <= SR_HEADROOM - man_bits: the exact bits the core keeps below the LSB
+TABLE_BITS = 16    # binary ops whose two operands have at most this many bits together use a lookup table
 
 
 def _float_format(fmt, name: str) -> FloatFormat:
@@ -75,6 +82,15 @@ def _arith(op, operands, fmt, rounding, in_formats, sr_bits, seed, stream, offse
         raise ValueError(f"sr_bits={sr_bits} is too many for {out_fmt} in bitsim.ops: at most "
                          f"{SR_HEADROOM - out_fmt.man_bits} (= {SR_HEADROOM} - man_bits) exact bits are kept")
     flat = [np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1) for a in arrays]
+    if len(formats) <= 2 and sum(f.bits for f in formats) <= TABLE_BITS and rounding != "sr":
+        table, table_flags = _table(op, formats, out_fmt, mode, tiny_before)
+        out = np.empty(flat[0].shape, dtype=out_fmt.code_dtype)
+        flags = np.empty(flat[0].shape, dtype=np.uint8)
+        if len(formats) == 1:
+            cpu.code_table_array(flat[0], table, table_flags, out, flags)
+        else:
+            cpu.pair_table_array(flat[0], flat[1], formats[1].bits, table, table_flags, out, flags)
+        return out.reshape(shape), flags.reshape(shape)
     while len(flat) < 3:
         flat.append(np.zeros(1, dtype=np.uint8))
     params = [f.params for f in formats] + [formats[0].params] * (3 - len(formats))
@@ -84,6 +100,24 @@ def _arith(op, operands, fmt, rounding, in_formats, sr_bits, seed, stream, offse
     cpu.arith_array(op, flat[0], params[0], flat[1], params[1], flat[2], params[2], out_fmt.params, mode,
                     sr_bits, seed, stream, offset, rand_flat, tiny_before, out, flags)
     return out.reshape(shape), flags.reshape(shape)
+
+
+@functools.lru_cache(maxsize=64)
+def _table(op, formats, fo, mode, tiny_before):
+    """(codes, flags) of ``op`` on every operand (pair), index ``a`` or ``(a << fb.bits) | b``, computed
+    by the core."""
+    fa = formats[0]
+    fb = formats[1] if len(formats) == 2 else None
+    b_bits = fb.bits if fb is not None else 0
+    a = np.repeat(np.arange(1 << fa.bits, dtype=fa.code_dtype), 1 << b_bits)
+    b = np.tile(np.arange(1 << b_bits, dtype=(fb or fa).code_dtype), 1 << fa.bits)
+    out = np.empty(a.size, dtype=fo.code_dtype)
+    flags = np.empty(a.size, dtype=np.uint8)
+    cpu.arith_array(op, a, fa.params, b, (fb or fa).params, np.zeros(1, dtype=np.uint8), fa.params, fo.params,
+                    mode, 1, 0, 0, 0, np.zeros(0, dtype=np.uint64), tiny_before, out, flags)
+    out.setflags(write=False)
+    flags.setflags(write=False)
+    return out, flags
 
 
 def add(a, b, fmt, rounding="rne", *, in_formats=None, sr_bits=None, seed=None, stream=0, offset=0,

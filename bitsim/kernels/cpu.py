@@ -119,3 +119,20 @@ def compare_array(op, a, b, p, out, flags):  # pragma: no cover - compiled
         code, f = compare_one(op, uint64(a[i]), uint64(b[i]), p)
         out[i] = code
         flags[i] = f
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def pair_table_array(a, b, b_bits, table, table_flags, out, flags):  # pragma: no cover - compiled
+    """out[i], flags[i] = table[(a[i] << b_bits) | b[i]]: a binary op on narrow codes by lookup."""
+    for i in prange(out.shape[0]):
+        j = (int64(a[i]) << b_bits) | int64(b[i])
+        out[i] = table[j]
+        flags[i] = table_flags[j]
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def code_table_array(a, table, table_flags, out, flags):  # pragma: no cover - compiled
+    """out[i], flags[i] = table[a[i]]: a unary op on narrow codes by lookup."""
+    for i in prange(out.shape[0]):
+        out[i] = table[a[i]]
+        flags[i] = table_flags[a[i]]
