@@ -17,7 +17,9 @@ counter ``offset + i``.
 
 Unary and binary ops on narrow operands (up to 16 operand bits in all, e.g. 8-bit x 8-bit; any
 deterministic mode) read a table of every operand (pair) that the same core computes once per (op,
-formats, mode); SR, fma and wider operands run the core per element.
+formats, mode). fma on such operands is two lookups: a*b into a format that holds every product
+exactly (``exact_product_format``; checked when the table is built), then that product + c, so the
+one rounding is the sum's. SR and wider operands run the core per element.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from bitsim.rounding import check_tininess, mode_code, stochastic_args
 
 SR_HEADROOM = 59   # sr_bits <= SR_HEADROOM - man_bits: the exact bits the core keeps below the LSB
 TABLE_BITS = 16    # binary ops whose two operands have at most this many bits together use a lookup table
+FMA_TABLE_BITS = 22  # fma via an exact product table when (product format bits + addend bits) <= this
 
 
 def _float_format(fmt, name: str) -> FloatFormat:
@@ -91,6 +94,10 @@ def _arith(op, operands, fmt, rounding, in_formats, sr_bits, seed, stream, offse
         else:
             cpu.pair_table_array(flat[0], flat[1], formats[1].bits, table, table_flags, out, flags)
         return out.reshape(shape), flags.reshape(shape)
+    if op == OP_FMA and rounding != "sr":
+        plan = _fma_tables(formats, out_fmt, mode, tiny_before)
+        if plan is not None:
+            return _fma_by_tables(flat, plan, out_fmt, shape)
     while len(flat) < 3:
         flat.append(np.zeros(1, dtype=np.uint8))
     params = [f.params for f in formats] + [formats[0].params] * (3 - len(formats))
@@ -118,6 +125,44 @@ def _table(op, formats, fo, mode, tiny_before):
     out.setflags(write=False)
     flags.setflags(write=False)
     return out, flags
+
+
+def exact_product_format(fa: FloatFormat, fb: FloatFormat) -> FloatFormat:
+    """An IEEE-style format holding every product of an fa and an fb value exactly (and inf, NaN)."""
+    man = fa.man_bits + fb.man_bits + 1
+    low = (fa.emin - fa.man_bits) + (fb.emin - fb.man_bits)       # exponent of the smallest product
+    high = fa.emax + fb.emax + 1                                   # the largest product is below 2**high
+    exp_bits = 2
+    while (1 << exp_bits) - 2 < high - low + 1:
+        exp_bits += 1
+    return FloatFormat(exp_bits, man, bias=1 - low)
+
+
+@functools.lru_cache(maxsize=16)
+def _fma_tables(formats, fo, mode, tiny_before):
+    """(product table, its flags, product bits, sum table, its flags, addend bits) for an fma computed as
+    round(exact a*b + c) by two lookups, or None when the tables would be too large or the product
+    format cannot hold every product exactly."""
+    fa, fb, fc = formats
+    if fa.bits + fb.bits > TABLE_BITS:
+        return None
+    pf = exact_product_format(fa, fb)
+    if pf.bits + fc.bits > FMA_TABLE_BITS or pf.exp_bits > 11:
+        return None
+    prod, prod_flags = _table(OP_MUL, (fa, fb), pf, 0, 0)
+    if np.any(prod_flags & ~np.uint8(16)):          # only invalid (0 x inf, signaling NaN) may be raised
+        return None
+    total, total_flags = _table(OP_ADD, (pf, fc), fo, mode, tiny_before)
+    return prod, prod_flags, fb.bits, total, total_flags, fc.bits
+
+
+def _fma_by_tables(flat, plan, fo, shape):
+    prod, prod_flags, b_bits, total, total_flags, c_bits = plan
+    out = np.empty(flat[0].shape, dtype=fo.code_dtype)
+    flags = np.empty(flat[0].shape, dtype=np.uint8)
+    cpu.fma_table_array(flat[0], flat[1], flat[2], b_bits, prod, prod_flags, c_bits, total, total_flags, out,
+                        flags)
+    return out.reshape(shape), flags.reshape(shape)
 
 
 def add(a, b, fmt, rounding="rne", *, in_formats=None, sr_bits=None, seed=None, stream=0, offset=0,

@@ -136,3 +136,14 @@ def code_table_array(a, table, table_flags, out, flags):  # pragma: no cover - c
     for i in prange(out.shape[0]):
         out[i] = table[a[i]]
         flags[i] = table_flags[a[i]]
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def fma_table_array(a, b, c, b_bits, prod, prod_flags, c_bits, total, total_flags, out,
+                    flags):  # pragma: no cover - compiled
+    """fma by two lookups: p = prod[(a << b_bits) | b] (exact), out = total[(p << c_bits) | c]."""
+    for i in prange(out.shape[0]):
+        j = (int64(a[i]) << b_bits) | int64(b[i])
+        k = (int64(prod[j]) << c_bits) | int64(c[i])
+        out[i] = total[k]
+        flags[i] = total_flags[k] | prod_flags[j]
