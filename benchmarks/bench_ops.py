@@ -79,9 +79,11 @@ def render(rows, n, repeats):
         lines.append(f"| {name} | {op} | {rne / 1e6:,.0f} | {sr / 1e6:,.1f} | {numpy16 / 1e6:,.0f} | "
                      f"{softfloat / 1e6:,.2f} | {rne / numpy16:.2f}x | {rne / softfloat:,.0f}x |")
     small = [r for r in rows if r[0] in ("e4m3", "e5m2") and r[1] in ("add", "mul", "fma")]
-    lines += ["", "8-bit add and mul in deterministic modes read a 65,536-entry table of every operand pair "
-              "(computed once per format and mode by the same core); fma, SR and 16-bit operands run the "
-              "exact 128-bit core per element.", "",
+    lines += ["", "8-bit add, mul and div in deterministic modes read a 65,536-entry table of every operand "
+              "pair (computed once per format and mode by the same core); 8-bit fma is two fused lookups, "
+              "a*b into a format that holds every product exactly, then that product + c from a table of "
+              "2-4 M entries (which is why e4m3, with the larger table, is slower than e5m2). SR and 16-bit "
+              "operands run the exact 128-bit core per element (branchy scalar code: the open work).", "",
               "Target of the arithmetic issue (>= 300 M op/s for 8-bit add, mul, fma on 2 cores), judged on this "
               "run: " + "; ".join(f"{name} {op} {rne / 1e6:,.0f} M/s {'met' if rne >= 300e6 else 'NOT met'}"
                                   for name, op, rne, *_ in small) + ".", ""]
