@@ -13,14 +13,13 @@ import argparse
 import datetime
 import os
 import platform
-import statistics
-import time
 
 import ml_dtypes
 import numba
 import numpy as np
 
 import bitsim
+from timing import emit, median_seconds
 
 CASES = [  # (label, format, baseline label, baseline cast dtype)
     ("e4m3", "e4m3", "ml_dtypes float8_e4m3fn", ml_dtypes.float8_e4m3fn),
@@ -33,14 +32,6 @@ CASES = [  # (label, format, baseline label, baseline cast dtype)
 ]
 
 
-def median_seconds(fn, repeats):
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def run(n, repeats):
@@ -106,10 +97,7 @@ def main():
     ap.add_argument("--write", metavar="PATH", help="also write the markdown report to PATH")
     args = ap.parse_args()
     text = render(run(args.n, args.repeats), args.n, args.repeats)
-    print(text)
-    if args.write:
-        with open(args.write, "w") as fh:
-            fh.write(text)
+    emit(text, args.write, "w")
 
 
 if __name__ == "__main__":

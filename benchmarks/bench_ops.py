@@ -11,13 +11,12 @@ Figures are medians of R timed runs after a warm-up.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numpy as np
 import softfloatpy as sf
 
 import bitsim
+from timing import emit, median_seconds
 from bitsim import ops
 
 CASES = [("e4m3", "add"), ("e4m3", "mul"), ("e4m3", "fma"), ("e4m3", "div"), ("e5m2", "add"), ("e5m2", "mul"),
@@ -29,14 +28,6 @@ SF_F16 = {"add": lambda a, b, c: sf.f16_add(a, b), "mul": lambda a, b, c: sf.f16
 SF_SLICE = 20_000
 
 
-def median_seconds(fn, repeats):
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def run(n, repeats):
@@ -97,10 +88,7 @@ def main():
     ap.add_argument("--append", metavar="PATH", help="also append the markdown section to PATH")
     args = ap.parse_args()
     text = render(run(args.n, args.repeats), args.n, args.repeats)
-    print(text)
-    if args.append:
-        with open(args.append, "a") as fh:
-            fh.write(text)
+    emit(text, args.append, "a")
 
 
 if __name__ == "__main__":

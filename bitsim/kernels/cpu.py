@@ -16,6 +16,16 @@ stream_key = _C.stream_key
 random_bits = _C.random_bits
 
 
+@numba.njit(nogil=True)
+def element_rand(i, mode, use_rand, rand, key, offset, sr_bits):  # pragma: no cover - compiled
+    """The SR bits of element i: ``rand[i]`` if given, else the generator's for counter offset + i; 0 unless SR."""
+    if mode != RM_SR:
+        return uint64(0)
+    if use_rand:
+        return uint64(rand[i])
+    return random_bits(key, int64(offset) + i, sr_bits)
+
+
 @numba.njit(parallel=True, nogil=True, cache=True)
 def convert_array(src, src_p, dst_p, mode, sr_bits, seed, stream, offset, rand, tiny_before,
                   out, flags):  # pragma: no cover - compiled
@@ -26,12 +36,7 @@ def convert_array(src, src_p, dst_p, mode, sr_bits, seed, stream, offset, rand, 
     use_rand = rand.shape[0] > 0
     want_flags = flags.shape[0] > 0
     for i in prange(n):
-        r = uint64(0)
-        if mode == RM_SR:
-            if use_rand:
-                r = uint64(rand[i])
-            else:
-                r = random_bits(key, int64(offset) + i, sr_bits)
+        r = element_rand(i, mode, use_rand, rand, key, offset, sr_bits)
         code, f = convert_one(uint64(src[i]), src_p, dst_p, mode, r, sr_bits, tiny_before)
         out[i] = code
         if want_flags:
@@ -98,12 +103,7 @@ def arith_array(op, a, pa, b, pb, c, pc, po, mode, sr_bits, seed, stream, offset
     nb = b.shape[0]
     nc = c.shape[0]
     for i in prange(n):
-        r = uint64(0)
-        if mode == RM_SR:
-            if use_rand:
-                r = uint64(rand[i])
-            else:
-                r = random_bits(key, int64(offset) + i, sr_bits)
+        r = element_rand(i, mode, use_rand, rand, key, offset, sr_bits)
         jb = int64(i) if nb == n else int64(0)
         jc = int64(i) if nc == n else int64(0)
         code, f = arith_one(op, uint64(a[i]), pa, uint64(b[jb]), pb, uint64(c[jc]), pc, po, mode, r, sr_bits,
