@@ -39,9 +39,14 @@ def pack_nan(signaling, p):
 
 def convert_one(code, src, dst, mode, rand, sr_bits, tiny_before):
     """Convert one code word of format ``src`` to format ``dst``; returns (code uint64, flags int64)."""
+    return convert_scaled(code, src, dst, int64(0), mode, rand, sr_bits, tiny_before)
+
+
+def convert_scaled(code, src, dst, scale_exp, mode, rand, sr_bits, tiny_before):
+    """Convert ``value(code) * 2**-scale_exp`` to ``dst`` (one rounding; specials as ``convert_one``)."""
     cls, sign, sig, exp = unpack(code, src)
     if cls == CLS_FINITE:
-        return round_pack(sign, sig, exp, 0, dst, mode, rand, sr_bits, tiny_before)
+        return round_pack(sign, sig, exp - scale_exp, 0, dst, mode, rand, sr_bits, tiny_before)
     if cls == CLS_ZERO:
         if dst[P_KIND] == KIND_FLOAT:
             return zero_float(sign, dst)

@@ -67,13 +67,19 @@ def fast_increment(sig, sh, shift, sign, mode, rand, sr_bits):
 
 def encode_fast(u, plan, mode, rand, sr_bits):
     """The target code word of the source word ``u`` (uint64) under ``plan`` and ``mode``."""
+    return encode_fast_biased(u, plan, plan[FE_DST_BIAS], mode, rand, sr_bits)
+
+
+def encode_fast_biased(u, plan, dst_bias, mode, rand, sr_bits):
+    """``encode_fast`` with the target bias given: a bias of ``b - X`` encodes ``u * 2**-X`` into the
+    target of bias b (block formats scale this way). Needs ``dst_bias <= FE_SRC_BIAS``."""
     one = uint64(1)
     src_m = plan[FE_SRC_MAN]
     sign = (u >> uint64(plan[FE_SRC_SIGN])) & one
     e_src = int64((u >> uint64(src_m)) & ((one << uint64(plan[FE_SRC_SIGN] - src_m)) - one))
     frac = u & ((one << uint64(src_m)) - one)
     sig = frac | (uint64(e_src != 0) << uint64(src_m))
-    e_dst = max(e_src, int64(1)) - plan[FE_SRC_BIAS] + plan[FE_DST_BIAS]
+    e_dst = max(e_src, int64(1)) - plan[FE_SRC_BIAS] + dst_bias
     shift = src_m - plan[FE_DST_MAN] + max(int64(1) - e_dst, int64(0))
     sh = uint64(min(shift, int64(63)))
     inc = fast_increment(sig, sh, shift, sign, mode, rand, sr_bits)

@@ -1,0 +1,117 @@
+"""Encode float tensors into block formats and decode them back (exactly)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+
+from bitsim.blocks.spec import BlockFormat, BlockTensor
+from bitsim.kernels import block_cpu as K
+from bitsim.core.fast_encode import FE_LEN
+from bitsim.kernels.plans import fast_encode_plan
+from bitsim.quantize import _float_input, decode as decode_codes
+from bitsim.rounding import mode_code, stochastic_args
+
+
+def _fraction_parts(q: Fraction) -> tuple[int, int]:
+    """(sig, exp) with q = sig * 2**exp for a positive dyadic rational."""
+    num, den = q.numerator, q.denominator
+    assert den & (den - 1) == 0, q
+    shift = (num & -num).bit_length() - 1
+    return num >> shift, shift - (den.bit_length() - 1)
+
+
+def _rule(fmt: BlockFormat, use_fast: bool) -> tuple:
+    ref_sig, ref_exp = _fraction_parts(fmt.scale_reference)
+    x_min, x_max = fmt.scale_exponent_range
+    r = [0] * K.R_LEN
+    r[K.R_REF_SIG], r[K.R_REF_EXP] = ref_sig, ref_exp
+    r[K.R_SCALE_MODE] = mode_code(fmt.scale_rounding)
+    r[K.R_X_MIN], r[K.R_X_MAX] = x_min, x_max
+    r[K.R_SCALE_BIAS] = fmt.scale.bias
+    r[K.R_SCALE_NAN] = -1 if fmt.scale.nan_code is None else fmt.scale.nan_code
+    r[K.R_SATURATE] = int(fmt.scale.overflow == "saturate")
+    r[K.R_PROFILE] = K.PROFILE_QPYTORCH_BFP if fmt.profile == "qpytorch_bfp" else K.PROFILE_EXACT
+    r[K.R_USE_FAST] = int(use_fast)
+    return tuple(r)
+
+
+def _check_profile_args(fmt: BlockFormat, rounding: str, sr_bits, src):
+    if fmt.profile != "qpytorch_bfp":
+        return
+    if src.bits != 32:
+        raise TypeError(f"{fmt}: profile 'qpytorch_bfp' replays float32 arithmetic; x must be float32")
+    if rounding not in ("rna", "sr"):
+        raise ValueError(f"{fmt}: profile 'qpytorch_bfp' rounds 'rna' (its nearest: half added, ties toward "
+                         f"+inf) or 'sr'; got rounding={rounding!r}")
+    wl = fmt.element.bits
+    if rounding == "sr" and sr_bits != 23 - wl:
+        raise ValueError(f"{fmt}: QPyTorch's stochastic BFP adds 23 - wl = {23 - wl} random bits; got sr_bits={sr_bits}")
+
+
+def encode(x, fmt: BlockFormat, rounding: str | None = None, *, sr_bits=None, seed=None, stream=0, offset=0,
+           rand=None) -> BlockTensor:
+    """Encode a float16/32/64 tensor into ``fmt``; returns a BlockTensor.
+
+    ``rounding`` defaults to ``fmt.element_rounding``. Stochastic rounding: slot j of block b (blocks in
+    the tiling's grid order, slots in tile order) uses counter ``offset + b * block_len + j``; an explicit
+    ``rand`` has x's shape (or broadcasts to it).
+    """
+    if not isinstance(fmt, BlockFormat):
+        raise TypeError(f"fmt must be a BlockFormat, got {type(fmt).__name__}")
+    rounding = fmt.element_rounding if rounding is None else rounding
+    mode = mode_code(rounding)
+    src_codes, src = _float_input(x)
+    sr_bits, seed, stream, offset, rand_flat = stochastic_args(rounding, sr_bits, seed, stream, offset, rand,
+                                                               src_codes.shape)
+    _check_profile_args(fmt, rounding, sr_bits, src)
+    layout = fmt.tiling.layout(src_codes.shape)
+    blocks = layout.gather(src_codes)
+    rand_blocks = layout.gather(rand_flat.reshape(src_codes.shape)) if rand_flat.size else np.zeros((0, 0), np.uint64)
+    plan = fast_encode_plan(src, fmt.element, mode) if fmt.profile == "exact" else None
+    codes = np.empty(blocks.shape, dtype=fmt.element.code_dtype)
+    scales = np.empty(layout.n_blocks, dtype=fmt.scale.code_dtype)
+    status = np.zeros(layout.n_blocks, dtype=np.int8)
+    K.block_encode_array(blocks, src.params, fmt.element.params, _rule(fmt, plan is not None),
+                         plan if plan is not None else (0,) * FE_LEN, mode, sr_bits, seed, stream, offset,
+                         rand_blocks, codes, scales, status)
+    _raise_on_status(status, fmt, layout)
+    return BlockTensor(layout.scatter(codes), scales.reshape(layout.scale_shape), tuple(src_codes.shape), fmt)
+
+
+def _raise_on_status(status: np.ndarray, fmt: BlockFormat, layout):
+    bad = np.flatnonzero(status)
+    if not bad.size:
+        return
+    b = int(bad[0])
+    where = np.unravel_index(b, layout.scale_shape) if layout.scale_shape else ()
+    if status[b] == K.STATUS_NONFINITE:
+        raise ValueError(f"{fmt}: block {tuple(int(i) for i in where)} holds inf or NaN, and the scale format "
+                         f"{fmt.scale} has no NaN to mark it")
+    raise ValueError(f"{fmt}: block {tuple(int(i) for i in where)} needs a scale exponent above "
+                     f"{fmt.scale_exponent_range[1]}, the largest the scale format {fmt.scale} holds")
+
+
+def decode(bt: BlockTensor) -> np.ndarray:
+    """Exact float64 values of a BlockTensor (NaN-scale blocks give NaN); ValueError if not representable."""
+    if not isinstance(bt, BlockTensor):
+        raise TypeError(f"decode expects a BlockTensor, got {type(bt).__name__}")
+    fmt = bt.format
+    layout = fmt.tiling.layout(bt.shape)
+    if bt.codes.shape != tuple(bt.shape) or bt.scales.shape != layout.scale_shape:
+        raise ValueError(f"BlockTensor shapes do not match its format: codes {bt.codes.shape} (want {bt.shape}), "
+                         f"scales {bt.scales.shape} (want {layout.scale_shape})")
+    values = decode_codes(bt.codes, fmt.element)
+    x = bt.scale_exponents()
+    nan_block = x == np.iinfo(np.int64).min
+    exps = layout.expand(np.where(nan_block, 0, x))
+    out = np.ldexp(values, exps)
+    exact = np.ldexp(out, -exps)
+    ok = (exact == values) | np.isnan(values)
+    if not ok.all():
+        i = np.flatnonzero(~ok.reshape(-1))[0]
+        raise ValueError(f"decode: element {np.unravel_index(i, bt.shape)} of {fmt} is not exactly "
+                         "representable in float64")
+    out[layout.expand(nan_block)] = np.nan
+    return out
