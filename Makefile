@@ -23,6 +23,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_encode.py --write docs/performance.md
 	$(BIN)/python benchmarks/bench_ops.py --append docs/performance.md
+	$(BIN)/python benchmarks/bench_blocks.py --append docs/performance.md
 
 verify: $(STAMP)
 	$(BIN)/python tests/long/verify_fp16_pairs.py

@@ -9,6 +9,7 @@ from bitsim.formats import FixedFormat, FloatFormat, format
 from bitsim.quantize import convert, decode, encode, quantize
 from bitsim.rounding import MODES as ROUNDING_MODES
 from bitsim import ops
+from bitsim.blocks import BlockFormat, BlockMinifloat, BlockTensor, Tiling
 
 __all__ = ["__version__", "FloatFormat", "FixedFormat", "format", "encode", "decode", "quantize", "convert",
-           "ROUNDING_MODES", "ops"]
+           "ROUNDING_MODES", "ops", "BlockFormat", "BlockTensor", "BlockMinifloat", "Tiling"]

@@ -52,14 +52,15 @@ def _run(src_codes, src, dst, rounding, sr_bits, seed, stream, offset, rand, tin
     return out, (flags.reshape(src_codes.shape) if want_flags else None)
 
 
-def encode(x, fmt, rounding="rne", *, sr_bits=None, seed=None, stream=0, offset=0, rand=None,
+def encode(x, fmt, rounding=None, *, sr_bits=None, seed=None, stream=0, offset=0, rand=None,
            tininess="after", return_flags=False):
     """Round float values to code words of ``fmt``.
 
     Args:
         x: float16/32/64 array (any shape; lists and scalars go through ``np.asarray``).
-        fmt: a FloatFormat, FixedFormat or format name.
-        rounding: "rne" | "rna" | "rtz" | "rup" | "rdn" | "rto" | "sr" (see ``bitsim.rounding``).
+        fmt: a FloatFormat, FixedFormat, BlockFormat or format name.
+        rounding: "rne" | "rna" | "rtz" | "rup" | "rdn" | "rto" | "sr" (see ``bitsim.rounding``); default
+            "rne", or a block format's ``element_rounding``.
         sr_bits: number of random bits for "sr" (required with it).
         seed, stream, offset: key of the counter-based generator for "sr"; element i of the result uses
             counter ``offset + i`` (flat C order).
@@ -69,9 +70,16 @@ def encode(x, fmt, rounding="rne", *, sr_bits=None, seed=None, stream=0, offset=
             8 infinite, 16 invalid).
 
     Returns:
-        codes (uint8/16/32/64 array of x's shape), or (codes, flags) with ``return_flags``.
+        codes (uint8/16/32/64 array of x's shape), or (codes, flags) with ``return_flags``; for a block
+        format a ``BlockTensor`` (see ``bitsim.blocks.codec.encode`` for its SR counters).
     """
     dst = as_format(fmt)
+    if _is_block(dst):
+        if return_flags or tininess != "after":
+            raise ValueError(f"encode into the block format {dst}: return_flags and tininess are not supported")
+        from bitsim.blocks.codec import encode as encode_block
+        return encode_block(x, dst, rounding, sr_bits=sr_bits, seed=seed, stream=stream, offset=offset, rand=rand)
+    rounding = "rne" if rounding is None else rounding
     src_codes, src = _float_input(x)
     out, flags = _run(src_codes, src, dst, rounding, sr_bits, seed, stream, offset, rand, tininess, return_flags)
     return (out, flags) if return_flags else out
@@ -89,12 +97,18 @@ def convert(codes, src, dst, rounding="rne", *, sr_bits=None, seed=None, stream=
     return (out, flags) if return_flags else out
 
 
-def decode(codes, fmt) -> np.ndarray:
-    """Exact float64 values of code words (NaN codes give NaN, infinities give +-inf).
+def decode(codes, fmt=None) -> np.ndarray:
+    """Exact float64 values of code words (NaN codes give NaN, infinities give +-inf), or of a
+    ``BlockTensor`` (``fmt`` then omitted).
 
     Raises ValueError if a code's value is not exactly representable in float64 (possible only for
     formats whose range or precision exceeds binary64's).
     """
+    if _is_block(codes):
+        from bitsim.blocks.codec import decode as decode_block
+        return decode_block(codes)
+    if fmt is None:
+        raise TypeError("decode(codes, fmt): fmt is required for code arrays")
     fmt = as_format(fmt)
     src_codes = code_array(codes, fmt)
     out, flags = _run(src_codes, fmt, FP64, "rne", None, None, 0, 0, None, "after", True)
@@ -106,10 +120,21 @@ def decode(codes, fmt) -> np.ndarray:
     return out.view(np.float64)
 
 
-def quantize(x, fmt, rounding="rne", **kwargs) -> np.ndarray:
+def quantize(x, fmt, rounding=None, **kwargs) -> np.ndarray:
     """``decode(encode(x, fmt, rounding, ...), fmt)``: the rounded values as exact float64."""
     kwargs.pop("return_flags", None)
-    return decode(encode(x, fmt, rounding, **kwargs), fmt)
+    fmt = as_format(fmt)
+    encoded = encode(x, fmt, rounding, **kwargs)
+    return decode(encoded) if _is_block(fmt) else decode(encoded, fmt)
+
+
+def _is_block(obj) -> bool:
+    """True for block formats and block tensors (imported late: bitsim.blocks builds on this module)."""
+    from bitsim.blocks.spec import BlockFormat, BlockMinifloat, BlockTensor
+    if isinstance(obj, BlockMinifloat):
+        raise TypeError(f"{obj.name} is a Block Minifloat configuration; pick one of its block formats: "
+                        f"{obj.name}.weight, .activation or .error")
+    return isinstance(obj, (BlockFormat, BlockTensor))
 
 
 __all__ = ["encode", "decode", "quantize", "convert"]

@@ -168,6 +168,28 @@ class Layout:
             a = a[tuple(slice(0, d) for d in self.canon)]
         return np.ascontiguousarray(a).reshape(self.shape)
 
+    def slot_sources(self) -> np.ndarray | None:
+        """Flat (C order) element index of every block slot, -1 for padding, block after block; None
+        when the blocks are the tensor's own consecutive runs (no reordering, no padding)."""
+        if self._perm_is_identity():
+            return None
+        idx = np.arange(math.prod(self.shape), dtype=np.int64)
+        a = idx.reshape(self.canon)
+        if self._padded != self.canon:
+            a = np.pad(a, [(0, p - d) for p, d in zip(self._padded, self.canon)], constant_values=-1)
+        return np.ascontiguousarray(a.reshape(self._split).transpose(self._perm).reshape(-1))
+
+    def _perm_is_identity(self) -> bool:
+        """True when every dimension before the last non-trivial tiled one is tiled by 1 and none pads."""
+        if self._padded != self.canon:
+            return False
+        nd = len(self.canon)
+        split = [i for i in range(nd) if self.tiles[i] != 1]
+        if not split:
+            return True
+        first = split[0]
+        return all(self.tiles[i] == self.canon[i] for i in range(first + 1, nd))
+
     def expand(self, per_block: np.ndarray) -> np.ndarray:
         """A tensor of ``shape`` holding, at each element, its block's entry of ``per_block``."""
         flat = np.asarray(per_block).reshape(self.n_blocks, 1)

@@ -7,9 +7,19 @@ __all__ = ["FloatFormat", "FixedFormat", "CatalogEntry", "ENTRIES", "lookup", "e
 
 
 def format(spec):
-    """A format spec from a catalog/generic name, or a FloatFormat/FixedFormat returned as-is."""
-    if isinstance(spec, (FloatFormat, FixedFormat)):
+    """A format spec from a catalog/generic name (element formats, then block formats such as
+    ``mxfp8_e4m3``, ``bfp8`` and the Block Minifloat configurations ``bm8``...), or a spec returned as-is."""
+    from bitsim.blocks.catalog import lookup_block
+    from bitsim.blocks.spec import BlockFormat, BlockMinifloat
+
+    if isinstance(spec, (FloatFormat, FixedFormat, BlockFormat, BlockMinifloat)):
         return spec
     if isinstance(spec, str):
-        return lookup(spec)
-    raise TypeError(f"format must be a name or a FloatFormat/FixedFormat, got {type(spec).__name__}")
+        try:
+            return lookup(spec)
+        except ValueError:
+            block = lookup_block(spec)
+            if block is None:
+                raise
+            return block
+    raise TypeError(f"format must be a name or a FloatFormat/FixedFormat/BlockFormat, got {type(spec).__name__}")

@@ -308,7 +308,8 @@ def document() -> str:
     """The whole ``docs/formats.md``."""
     header = _HEADER.format(specials=_bullets(SPECIALS_TEXT.items()), overflow=_bullets(OVERFLOW_TEXT.items()),
                             generic=_bullets(GENERIC_NAMES), summary=summary_table())
-    return header + "".join("\n" + card(e) for e in ENTRIES)
+    from bitsim.blocks.cards import block_section
+    return header + "".join("\n" + card(e) for e in ENTRIES) + "\n" + block_section()
 
 
 def main(argv) -> None:

@@ -1,7 +1,7 @@
 """Numba CPU kernel of block-format encoding: one parallel loop over blocks. No fastmath, ever.
 
-The source arrives gathered as (n_blocks, block_len) IEEE binary16/32/64 codes (``bitsim.blocks.tiling``);
-the kernel finds each block's largest magnitude from the bits, its scale exponent X, then the element
+The source arrives flat (C order) as IEEE binary16/32/64 codes, with the tiling's slot map
+(``bitsim.blocks.tiling.Layout.slot_sources``); the kernel finds each block's largest magnitude from the bits, its scale exponent X, then the element
 codes. ``rule`` is an int64 tuple laid out by the ``R_*`` indices below (built by ``bitsim.blocks.codec``).
 Stochastic rounding uses counter ``offset + b * block_len + j`` for slot j of block b.
 """
@@ -42,10 +42,24 @@ stream_key = _C.stream_key
 
 
 @numba.njit(nogil=True)
-def _block_amax(src, b, mag_mask):  # pragma: no cover - compiled
+def _source(slots, use_slots, b, j, block_len):  # pragma: no cover - compiled
+    """Flat element index of slot j of block b (-1: padding)."""
+    k = int64(b) * block_len + j
+    return slots[k] if use_slots else k
+
+
+@numba.njit(nogil=True)
+def _block_amax(src, slots, use_slots, b, block_len, mag_mask):  # pragma: no cover - compiled
     amax = uint64(0)
-    for j in range(src.shape[1]):
-        amax = max(amax, uint64(src[b, j]) & mag_mask)
+    lo = int64(b) * block_len
+    if use_slots:
+        for k in range(lo, lo + block_len):
+            i = slots[k]
+            if i >= 0:
+                amax = max(amax, uint64(src[i]) & mag_mask)
+    else:
+        for i in range(lo, lo + block_len):
+            amax = max(amax, uint64(src[i]) & mag_mask)
     return amax
 
 
@@ -70,37 +84,48 @@ def _block_scale(amax, src_p, rule):  # pragma: no cover - compiled
 
 
 @numba.njit(nogil=True)
-def _element_rand(b, j, block_len, mode, use_rand, rand, key, offset, sr_bits):  # pragma: no cover - compiled
+def _slot_rand(i, k, mode, use_rand, rand, key, offset, sr_bits):  # pragma: no cover - compiled
+    """SR bits of the element at flat index i in slot k (= b * block_len + j): rand[i] or counter k."""
     if mode != RM_SR:
         return uint64(0)
     if use_rand:
-        return uint64(rand[b, j])
-    return random_bits(key, int64(offset) + int64(b) * block_len + j, sr_bits)
+        return uint64(rand[i])
+    return random_bits(key, int64(offset) + k, sr_bits)
 
 
 @numba.njit(nogil=True)
-def _fast_elements(src, b, plan, bias, mode, use_rand, rand, key, offset, sr_bits, codes):  # pragma: no cover
-    n = src.shape[1]
-    for j in range(n):
-        r = _element_rand(b, j, n, mode, use_rand, rand, key, offset, sr_bits)
-        codes[b, j] = encode_fast_biased(uint64(src[b, j]), plan, bias, mode, r, sr_bits)
+def _fast_elements(src, slots, use_slots, b, block_len, plan, bias, mode, use_rand, rand, key, offset, sr_bits,
+                   codes):  # pragma: no cover - compiled
+    lo = int64(b) * block_len
+    if use_slots:
+        for k in range(lo, lo + block_len):
+            i = slots[k]
+            if i >= 0:
+                r = _slot_rand(i, k, mode, use_rand, rand, key, offset, sr_bits)
+                codes[i] = encode_fast_biased(uint64(src[i]), plan, bias, mode, r, sr_bits)
+    else:                                   # consecutive runs: a loop LLVM vectorises
+        for i in range(lo, lo + block_len):
+            r = _slot_rand(i, i, mode, use_rand, rand, key, offset, sr_bits)
+            codes[i] = encode_fast_biased(uint64(src[i]), plan, bias, mode, r, sr_bits)
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
-def block_encode_array(src, src_p, elem_p, rule, plan, mode, sr_bits, seed, stream, offset, rand,
-                       codes, scales, status):  # pragma: no cover - compiled
-    """codes[b, :], scales[b], status[b] of every block b of ``src`` (see the module doc)."""
-    nb = src.shape[0]
-    n = src.shape[1]
+def block_encode_array(src, slots, n_blocks, block_len, src_p, elem_p, rule, plan, mode, sr_bits, seed, stream,
+                       offset, rand, codes, scales, status):  # pragma: no cover - compiled
+    """codes (flat, like src), scales[b], status[b] of every block b; ``slots`` maps block slots to flat
+    element indices (``Layout.slot_sources``; empty: block b is elements b*block_len ... in order)."""
     key = stream_key(uint64(seed), uint64(stream))
     use_rand = rand.shape[0] > 0
+    use_slots = slots.shape[0] > 0
     mag_mask = (uint64(1) << uint64(src_p[P_BITS] - 1)) - uint64(1)
     elem_mask = (uint64(1) << uint64(elem_p[P_BITS])) - uint64(1)
-    for b in prange(nb):
-        amax = _block_amax(src, b, mag_mask)
+    for b in prange(n_blocks):
+        amax = _block_amax(src, slots, use_slots, b, block_len, mag_mask)
         if amax >= uint64(src_p[P_INF]):
-            for j in range(n):
-                codes[b, j] = 0
+            for j in range(block_len):
+                i = _source(slots, use_slots, b, j, block_len)
+                if i >= 0:
+                    codes[i] = 0
             if rule[R_SCALE_NAN] < 0:
                 status[b] = STATUS_NONFINITE
                 continue
@@ -115,15 +140,20 @@ def block_encode_array(src, src_p, elem_p, rule, plan, mode, sr_bits, seed, stre
         bias = elem_p[P_BIAS] - x
         if rule[R_USE_FAST] != 0 and bias <= src_p[P_BIAS]:
             if mode == RM_RNE:
-                _fast_elements(src, b, plan, bias, RM_RNE, False, rand, key, offset, sr_bits, codes)
+                _fast_elements(src, slots, use_slots, b, block_len, plan, bias, RM_RNE, False, rand, key, offset,
+                               sr_bits, codes)
             else:
-                _fast_elements(src, b, plan, bias, mode, use_rand, rand, key, offset, sr_bits, codes)
+                _fast_elements(src, slots, use_slots, b, block_len, plan, bias, mode, use_rand, rand, key, offset,
+                               sr_bits, codes)
             continue
-        for j in range(n):
-            r = _element_rand(b, j, n, mode, use_rand, rand, key, offset, sr_bits)
+        for j in range(block_len):
+            i = _source(slots, use_slots, b, j, block_len)
+            if i < 0:
+                continue
+            r = _slot_rand(i, int64(b) * block_len + j, mode, use_rand, rand, key, offset, sr_bits)
             if rule[R_PROFILE] == PROFILE_QPYTORCH_BFP:
-                _, sign, sig, exp = unpack(uint64(src[b, j]), src_p)
+                _, sign, sig, exp = unpack(uint64(src[i]), src_p)
                 k = qpytorch_bfp_element(sign, sig, exp, x, elem_p[P_BITS], mode, r)
-                codes[b, j] = uint64(k) & elem_mask
+                codes[i] = uint64(k) & elem_mask
             else:
-                codes[b, j], _ = convert_scaled(uint64(src[b, j]), src_p, elem_p, x, mode, r, sr_bits, 0)
+                codes[i], _ = convert_scaled(uint64(src[i]), src_p, elem_p, x, mode, r, sr_bits, 0)

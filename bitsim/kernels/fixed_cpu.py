@@ -1,0 +1,188 @@
+"""Numba CPU kernel of the fixed-point arithmetic in ``bitsim.fixed``: add, sub, mul, shift.
+
+Plain integer scalar functions (uint64 magnitudes, int64 exponents, int64 parameter tuples), one
+parallel array kernel, no fastmath. Every result ends in the core's ``round_shifted`` (the rounding
+decision) and ``round_pack_fixed`` (overflow rule and code word).
+
+Method. The output quantum is 2**qe (qe = -frac_bits). Each exact result is reduced to its *window*:
+the magnitude's bits from 2**(qe-64) up to (excluding) 2**(qe+64) as a 128-bit integer W (64 integer
+bits of quanta on top, 64 fraction bits below), a sticky bit for anything nonzero below the window,
+and ``huge`` = whether the magnitude is at least 2**(qe+64) (2**64 quanta: beyond every fixed-point
+range). A huge magnitude is an overflow, and the window then still holds the magnitude modulo 2**64
+quanta, which is all that wrapping keeps. The rounding examines W's top 62 fraction bits (as many as
+``sr_bits`` can ask for) and the sticky rest. Products (at most 2**126) and shifted operands are
+exact 128-bit integers; sums whose operands' binary points lie at most 64 bits apart are too; a sum
+of operands further apart is formed in the window directly (see ``sum_window``).
+"""
+
+import numba
+from numba import int64, prange, uint64
+
+from bitsim.core import build
+from bitsim.core.params import FLAG_INEXACT, FLAG_OVERFLOW, OVF_WRAP, P_MAN, P_OVERFLOW
+from bitsim.kernels.cpu import element_rand
+
+_C = build("cpu")
+bit_length = _C.bit_length
+low_mask = _C.low_mask
+shift_right = _C.shift_right
+mul_64x64 = _C.mul_64x64
+bit_length_128 = _C.bit_length_128
+shl_128 = _C.shl_128
+add_128 = _C.add_128
+sub_128 = _C.sub_128
+less_128 = _C.less_128
+unpack_fixed = _C.unpack_fixed
+round_shifted = _C.round_shifted
+round_pack_fixed = _C.round_pack_fixed
+stream_key = _C.stream_key
+
+OP_ADD = 0
+OP_SUB = 1
+OP_MUL = 2
+OP_SHIFT = 3
+
+WINDOW_FRACTION = 64   # fraction bits of the window below the output quantum
+ROUND_BITS = 62        # fraction bits the rounding examines (the most sr_bits may be)
+
+
+@numba.njit(nogil=True)
+def shr_sticky_128(hi, lo, n):  # pragma: no cover - compiled
+    """(hi, lo) >> n for n >= 1, and 1 if any bit shifted out was set."""
+    if n >= 128:
+        return uint64(0), uint64(0), int64((hi | lo) != uint64(0))
+    if n >= 64:
+        lost = lo != uint64(0) or (hi & low_mask(n - 64)) != uint64(0)
+        return uint64(0), shift_right(hi, n - 64), int64(lost)
+    lost = (lo & low_mask(n)) != uint64(0)
+    return hi >> uint64(n), (lo >> uint64(n)) | (hi << uint64(64 - n)), int64(lost)
+
+
+@numba.njit(nogil=True)
+def magnitude_window(hi, lo, e, e0):  # pragma: no cover - compiled
+    """Window of the magnitude (hi, lo) * 2**e at the window LSB 2**e0: (w_hi, w_lo, sticky, huge)."""
+    huge = (hi | lo) != uint64(0) and bit_length_128(hi, lo) + e > e0 + 128
+    if e >= e0:
+        w_hi, w_lo = shl_128(hi, lo, e - e0)          # modulo 2**128; 0 once the shift reaches 128
+        return w_hi, w_lo, int64(0), huge
+    w_hi, w_lo, sticky = shr_sticky_128(hi, lo, e0 - e)
+    return w_hi, w_lo, sticky, huge
+
+
+@numba.njit(nogil=True)
+def shr_jam_64(m, n):  # pragma: no cover - compiled
+    """m >> n (n >= 0) with every bit shifted out ORed into the LSB."""
+    return shift_right(m, n) | uint64((m & low_mask(n)) != uint64(0))
+
+
+@numba.njit(nogil=True)
+def magnitude_at_least_pow2(m, e, t):  # pragma: no cover - compiled
+    """Compare m * 2**e (m > 0) with 2**t: (greater, equal)."""
+    top = e + bit_length(m)                          # 2**(top-1) <= m * 2**e < 2**top
+    single_bit = (m & (m - uint64(1))) == uint64(0)
+    return top > t + 1 or (top == t + 1 and not single_bit), top == t + 1 and single_bit
+
+
+@numba.njit(nogil=True)
+def sum_window(sa, ma, ea, sb, mb, eb, e0):  # pragma: no cover - compiled
+    """Window of (-1)**sa * ma * 2**ea + (-1)**sb * mb * 2**eb: (sign, w_hi, w_lo, sticky, huge)."""
+    if ma == uint64(0):
+        return (sb,) + magnitude_window(uint64(0), mb, eb, e0)
+    if mb == uint64(0):
+        return (sa,) + magnitude_window(uint64(0), ma, ea, e0)
+    if ea < eb:
+        sa, ma, ea, sb, mb, eb = sb, mb, eb, sa, ma, ea
+    # now a is the operand with the coarser grid (ea >= eb), both nonzero, and |b| < 2**(eb+64)
+    if ea - eb > 64 and ea < e0:
+        # both end below the window: b (below a's LSB by more than 64 bits) only needs to keep its
+        # place; OR its low bits into a sticky LSB 2**(ea-64), which lies far below the window
+        mb = shr_jam_64(mb, ea - 64 - eb)
+        eb = ea - 64
+    if ea - eb <= 64:
+        # exact: a * 2**(ea-eb) < 2**127, so the sum fits 128 bits
+        a_hi, a_lo = shl_128(uint64(0), ma, ea - eb)
+        if sa == sb:
+            s_hi, s_lo = add_128(a_hi, a_lo, uint64(0), mb)
+            return (sa,) + magnitude_window(s_hi, s_lo, eb, e0)
+        if less_128(a_hi, a_lo, uint64(0), mb):
+            s_hi, s_lo = sub_128(uint64(0), mb, a_hi, a_lo)
+            return (sb,) + magnitude_window(s_hi, s_lo, eb, e0)
+        s_hi, s_lo = sub_128(a_hi, a_lo, uint64(0), mb)
+        return (sa,) + magnitude_window(s_hi, s_lo, eb, e0)
+    # far apart, a on the window grid (ea >= e0): |b| <= 2**(ea-2) so the sign is a's, and the
+    # window of |a| +- |b| is |a|'s window +- |b|'s (modulo 2**128; only b has bits below it)
+    a_hi, a_lo, _, _ = magnitude_window(uint64(0), ma, ea, e0)
+    b_hi, b_lo, sticky, _ = magnitude_window(uint64(0), mb, eb, e0)
+    if sa == sb:
+        w_hi, w_lo = add_128(a_hi, a_lo, b_hi, b_lo)
+    else:                                            # |a| - (B + s) = (|a| - B - 1) + (1 - s)
+        w_hi, w_lo = sub_128(a_hi, a_lo, b_hi, b_lo)
+        w_hi, w_lo = sub_128(w_hi, w_lo, uint64(0), uint64(sticky))
+    greater, equal = magnitude_at_least_pow2(ma, ea, e0 + 128)
+    huge = greater or (equal and sa == sb)
+    return sa, w_hi, w_lo, sticky, huge
+
+
+@numba.njit(nogil=True)
+def round_window(sign, w_hi, w_lo, sticky, huge, po, mode, rand, sr_bits):  # pragma: no cover - compiled
+    """Round a window (see the module doc) to the fixed-point format ``po``: (code, flags).
+
+    ``round_shifted`` decides on the LSB of the integer part and the top ROUND_BITS fraction bits;
+    the rounded integer (modulo 2**64) then goes to ``round_pack_fixed`` exactly, which applies the
+    range of ``po`` (a huge magnitude is passed as 2**64 - 1 to saturate, or kept modulo 2**64 to wrap).
+    """
+    parity = w_hi & uint64(1)
+    sig = (parity << uint64(ROUND_BITS)) | (w_lo >> uint64(WINDOW_FRACTION - ROUND_BITS))
+    below = int64(sticky != 0 or (w_lo & low_mask(WINDOW_FRACTION - ROUND_BITS)) != uint64(0))
+    kept, inexact = round_shifted(sig, ROUND_BITS, below, sign, mode, rand, sr_bits, uint64(0))
+    base = w_hi - parity
+    k = base + kept
+    huge = huge or k < base                          # rounded up to 2**64 quanta
+    if huge and po[P_OVERFLOW] != OVF_WRAP:
+        k = ~uint64(0)
+    code, flags = round_pack_fixed(sign, k, -po[P_MAN], int64(0), po, mode, rand, sr_bits)
+    if inexact != 0:
+        flags |= FLAG_INEXACT
+    if huge:
+        flags |= FLAG_OVERFLOW | FLAG_INEXACT
+    return code, flags
+
+
+@numba.njit(nogil=True)
+def fixed_one(op, a, pa, b, pb, po, n, mode, rand, sr_bits):  # pragma: no cover - compiled
+    """One element: op (OP_*) on codes a (format pa) and b (pb; unused by OP_SHIFT, which scales a by
+    2**n) rounded to the format po: (code, flags)."""
+    _, sa, ma, ea = unpack_fixed(a, pa)
+    e0 = -po[P_MAN] - WINDOW_FRACTION
+    if op == OP_SHIFT:
+        sign = sa
+        w_hi, w_lo, sticky, huge = magnitude_window(uint64(0), ma, ea + n, e0)
+    else:
+        _, sb, mb, eb = unpack_fixed(b, pb)
+        if op == OP_MUL:
+            sign = sa ^ sb
+            p_hi, p_lo = mul_64x64(ma, mb)
+            w_hi, w_lo, sticky, huge = magnitude_window(p_hi, p_lo, ea + eb, e0)
+        else:
+            if op == OP_SUB:
+                sb = 1 - sb
+            sign, w_hi, w_lo, sticky, huge = sum_window(sa, ma, ea, sb, mb, eb, e0)
+    return round_window(sign, w_hi, w_lo, sticky, huge, po, mode, rand, sr_bits)
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def fixed_array(op, a, pa, b, pb, po, n, mode, sr_bits, seed, stream, offset, rand, out,
+                flags):  # pragma: no cover - compiled
+    """out[i], flags[i] = fixed_one(op, a[i], b[i]); a, b, out are uint64 (b may be a length-1 dummy for
+    OP_SHIFT). SR bits come from ``rand`` if it is non-empty, else from the generator keyed by
+    (seed, stream, offset + i)."""
+    count = out.shape[0]
+    key = stream_key(uint64(seed), uint64(stream))
+    use_rand = rand.shape[0] > 0
+    nb = b.shape[0]
+    for i in prange(count):
+        r = element_rand(i, mode, use_rand, rand, key, offset, sr_bits)
+        jb = int64(i) if nb == count else int64(0)
+        code, f = fixed_one(op, a[i], pa, b[jb], pb, po, n, mode, r, sr_bits)
+        out[i] = code
+        flags[i] = f
