@@ -49,7 +49,7 @@ def _typed_array(name: str, a, dtype) -> np.ndarray:
 def _first_bad(name: str, arr: np.ndarray, bad: np.ndarray, rule: str):
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"{name} must be {rule}; got {name}[{i}] = {arr[i]!r}")
+        raise ValueError(f"{name} must be {rule}; got {name}[{i}] = {arr[i].item()!r}")
 
 
 def _per_channel(name: str, a) -> np.ndarray:
@@ -190,7 +190,7 @@ def encode(y, gamma, beta, K, axis=-1) -> tuple[np.ndarray, np.ndarray]:
     y_last = _channels_last("y", y, axis, gamma.size)
     _even_channels(K, gamma.size)
     shift = _shift(_bias(gamma, beta), K)
-    with np.errstate(over="ignore", under="ignore"):
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):     # invalid: signaling NaN inputs
         z = y_last / _clamped(gamma)
     codes = _codes(z, shift, K)
     return (pack4(codes) if K == 4 else codes), shift

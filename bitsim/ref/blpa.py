@@ -21,6 +21,13 @@ KERNEL_EPSILON = Fraction(1e-6)              # the double literal 1.0e-6
 TF_GAMMA_FLOOR = 1e-8                        # the Python float tf.maximum converts to float32
 
 
+def exact_value(x):
+    """A finite number as a Fraction; inf/-inf/nan stay Python floats (the only floats this module holds)."""
+    if isinstance(x, Fraction):
+        return x
+    return Fraction(x) if math.isfinite(x) else float(x)
+
+
 def _special(v) -> bool:
     return isinstance(v, float)
 
@@ -28,6 +35,7 @@ def _special(v) -> bool:
 def round_binary(v, precision: int, emin: int, emax: int):
     """Nearest value to v (a Fraction; specials pass through) with a ``precision``-bit significand and
     normal exponents emin..emax (subnormals below), ties to even, overflow to +-inf."""
+    v = exact_value(v)
     if _special(v) or v == 0:
         return v
     num, den = abs(v.numerator), v.denominator
@@ -93,17 +101,17 @@ def fmin(a, b):
 
 def clamped_gamma(gamma: float) -> Fraction:
     """tf.maximum(1e-8, scale) in float32 (gamma finite)."""
-    return max(f32(Fraction(TF_GAMMA_FLOOR)), Fraction(gamma))
+    return max(f32(Fraction(TF_GAMMA_FLOOR)), exact_value(gamma))
 
 
 def bias(gamma: float, beta: float):
     """The kernel's ``bias`` input: bias/cscale, a float32 division."""
-    return f32(div(Fraction(beta), clamped_gamma(gamma)))
+    return f32(div(exact_value(beta), clamped_gamma(gamma)))
 
 
 def kernel_input(y: float, gamma: float):
     """The kernel's ``act`` input: out/cscale, a float32 division (y may be inf or nan)."""
-    return f32(div(y if _special(y) else Fraction(y), clamped_gamma(gamma)))
+    return f32(div(exact_value(y), clamped_gamma(gamma)))
 
 
 # ---------------------------------------------------------------- the kernels
@@ -128,6 +136,7 @@ def code(y: float, gamma: float, beta: float, K: int) -> int:
     return int(q)
 
 
+@functools.lru_cache(maxsize=1 << 16)        # n values per channel, asked for by every element
 def reconstruction(q: int, s, K: int):
     """(((float)q) - s + 0.5) * (6.0/n): q - s in float, + 0.5 and the product in double."""
     centred = f32(add(Fraction(q), -s))
@@ -146,11 +155,13 @@ def mask(q: int, s) -> float:
 
 # ---------------------------------------------------------------- what graph.py derives from them
 
+@functools.lru_cache(maxsize=1 << 16)
 def restored_activation(zhat, gamma: float):
     """relu(outs * cscale), a float32 product."""
     return fmax(Fraction(0), f32(mul(zhat, clamped_gamma(gamma))))
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def restored_xhat(zhat, gamma: float, beta: float):
     """outs - bias/cscale, a float32 difference."""
     return f32(add(zhat, -bias(gamma, beta)))
