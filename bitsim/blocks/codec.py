@@ -68,12 +68,12 @@ def encode(x, fmt: BlockFormat, rounding: str | None = None, *, sr_bits=None, se
                                                                src_codes.shape)
     _check_profile_args(fmt, rounding, sr_bits, src)
     layout = fmt.tiling.layout(src_codes.shape)
-    slots = _slot_sources(fmt.tiling, layout.shape)
+    run_len, starts, lengths = _runs(fmt.tiling, layout.shape)
     plan = fast_encode_plan(src, fmt.element, mode) if fmt.profile == "exact" else None
     codes = np.empty(src_codes.size, dtype=fmt.element.code_dtype)
     scales = np.empty(layout.n_blocks, dtype=fmt.scale.code_dtype)
     status = np.zeros(layout.n_blocks, dtype=np.int8)
-    K.block_encode_array(src_codes.reshape(-1), slots, layout.n_blocks, layout.block_len, src.params,
+    K.block_encode_array(src_codes.reshape(-1), run_len, starts, lengths, src.params,
                          fmt.element.params, _rule(fmt, plan is not None),
                          plan if plan is not None else (0,) * FE_LEN, mode, sr_bits, seed, stream, offset,
                          rand_flat, codes, scales, status)
@@ -81,16 +81,10 @@ def encode(x, fmt: BlockFormat, rounding: str | None = None, *, sr_bits=None, se
     return BlockTensor(codes.reshape(layout.shape), scales.reshape(layout.scale_shape), layout.shape, fmt)
 
 
-_NO_SLOTS = np.zeros(0, dtype=np.int64)
-
-
 @functools.lru_cache(maxsize=16)
-def _slot_sources(tiling, shape) -> np.ndarray:
-    """The slot map of (tiling, shape), cached: training loops encode the same shapes again and again."""
-    slots = tiling.layout(shape).slot_sources()
-    if slots is None:
-        return _NO_SLOTS
-    return slots
+def _runs(tiling, shape):
+    """The block runs of (tiling, shape), cached: training loops encode the same shapes again and again."""
+    return tiling.layout(shape).runs()
 
 
 def _raise_on_status(status: np.ndarray, fmt: BlockFormat, layout):

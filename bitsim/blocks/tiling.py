@@ -168,27 +168,32 @@ class Layout:
             a = a[tuple(slice(0, d) for d in self.canon)]
         return np.ascontiguousarray(a).reshape(self.shape)
 
-    def slot_sources(self) -> np.ndarray | None:
-        """Flat (C order) element index of every block slot, -1 for padding, block after block; None
-        when the blocks are the tensor's own consecutive runs (no reordering, no padding)."""
-        if self._perm_is_identity():
-            return None
+    def slot_sources(self) -> np.ndarray:
+        """Flat (C order) element index of every block slot, -1 for padding, block after block."""
         idx = np.arange(math.prod(self.shape), dtype=np.int64)
         a = idx.reshape(self.canon)
         if self._padded != self.canon:
             a = np.pad(a, [(0, p - d) for p, d in zip(self._padded, self.canon)], constant_values=-1)
         return np.ascontiguousarray(a.reshape(self._split).transpose(self._perm).reshape(-1))
 
-    def _perm_is_identity(self) -> bool:
-        """True when every dimension before the last non-trivial tiled one is tiled by 1 and none pads."""
-        if self._padded != self.canon:
-            return False
-        nd = len(self.canon)
-        split = [i for i in range(nd) if self.tiles[i] != 1]
-        if not split:
-            return True
-        first = split[0]
-        return all(self.tiles[i] == self.canon[i] for i in range(first + 1, nd))
+    def runs(self) -> tuple[int, np.ndarray, np.ndarray]:
+        """(run_len, starts, lengths): every block is ``block_len // run_len`` runs of consecutive
+        elements (one row of the tile's last dimension); run r of block b starts at flat index
+        ``starts[b * R + r]`` and holds ``lengths[...]`` elements (fewer at a padded edge, 0 for padding).
+        Slot j of the block is element j % run_len of run j // run_len."""
+        run_len = self.tiles[-1] if self.tiles else 1
+        if self._padded == self.canon and self._consecutive():
+            run_len = self.block_len
+            starts = np.arange(self.n_blocks, dtype=np.int64) * run_len
+            return run_len, starts, np.full(self.n_blocks, run_len, dtype=np.int64)
+        slots = self.slot_sources().reshape(-1, run_len)
+        return run_len, np.ascontiguousarray(slots[:, 0]), np.count_nonzero(slots >= 0, axis=1).astype(np.int64)
+
+    def _consecutive(self) -> bool:
+        """True when each block is a run of consecutive elements: every dimension after the first
+        tiled one is whole (dimensions before it are tiled by 1)."""
+        split = [i for i, t in enumerate(self.tiles) if t != 1]
+        return not split or all(t == d for t, d in zip(self.tiles[split[0] + 1:], self.canon[split[0] + 1:]))
 
     def expand(self, per_block: np.ndarray) -> np.ndarray:
         """A tensor of ``shape`` holding, at each element, its block's entry of ``per_block``."""

@@ -1,7 +1,7 @@
 """Numba CPU kernel of block-format encoding: one parallel loop over blocks. No fastmath, ever.
 
-The source arrives flat (C order) as IEEE binary16/32/64 codes, with the tiling's slot map
-(``bitsim.blocks.tiling.Layout.slot_sources``); the kernel finds each block's largest magnitude from the bits, its scale exponent X, then the element
+The source arrives flat (C order) as IEEE binary16/32/64 codes, each block as runs of consecutive
+elements (``bitsim.blocks.tiling.Layout.runs``); the kernel finds each block's largest magnitude from the bits, its scale exponent X, then the element
 codes. ``rule`` is an int64 tuple laid out by the ``R_*`` indices below (built by ``bitsim.blocks.codec``).
 Stochastic rounding uses counter ``offset + b * block_len + j`` for slot j of block b.
 """
@@ -42,23 +42,11 @@ stream_key = _C.stream_key
 
 
 @numba.njit(nogil=True)
-def _source(slots, use_slots, b, j, block_len):  # pragma: no cover - compiled
-    """Flat element index of slot j of block b (-1: padding)."""
-    k = int64(b) * block_len + j
-    return slots[k] if use_slots else k
-
-
-@numba.njit(nogil=True)
-def _block_amax(src, slots, use_slots, b, block_len, mag_mask):  # pragma: no cover - compiled
+def _block_amax(src, starts, lengths, b, runs, mag_mask):  # pragma: no cover - compiled
     amax = uint64(0)
-    lo = int64(b) * block_len
-    if use_slots:
-        for k in range(lo, lo + block_len):
-            i = slots[k]
-            if i >= 0:
-                amax = max(amax, uint64(src[i]) & mag_mask)
-    else:
-        for i in range(lo, lo + block_len):
+    for r in range(int64(b) * runs, int64(b + 1) * runs):
+        lo = starts[r]
+        for i in range(lo, lo + lengths[r]):
             amax = max(amax, uint64(src[i]) & mag_mask)
     return amax
 
@@ -94,66 +82,67 @@ def _slot_rand(i, k, mode, use_rand, rand, key, offset, sr_bits):  # pragma: no 
 
 
 @numba.njit(nogil=True)
-def _fast_elements(src, slots, use_slots, b, block_len, plan, bias, mode, use_rand, rand, key, offset, sr_bits,
-                   codes):  # pragma: no cover - compiled
-    lo = int64(b) * block_len
-    if use_slots:
-        for k in range(lo, lo + block_len):
-            i = slots[k]
-            if i >= 0:
-                r = _slot_rand(i, k, mode, use_rand, rand, key, offset, sr_bits)
-                codes[i] = encode_fast_biased(uint64(src[i]), plan, bias, mode, r, sr_bits)
-    else:                                   # consecutive runs: a loop LLVM vectorises
-        for i in range(lo, lo + block_len):
-            r = _slot_rand(i, i, mode, use_rand, rand, key, offset, sr_bits)
-            codes[i] = encode_fast_biased(uint64(src[i]), plan, bias, mode, r, sr_bits)
+def _fast_run(src, lo, n, k0, plan, bias, mode, use_rand, rand, key, offset, sr_bits, codes):  # pragma: no cover
+    """Elements lo .. lo+n-1 (slot counters k0 ...): a loop over consecutive memory that LLVM vectorises."""
+    for j in range(n):
+        i = lo + j
+        r = _slot_rand(i, k0 + j, mode, use_rand, rand, key, offset, sr_bits)
+        codes[i] = encode_fast_biased(uint64(src[i]), plan, bias, mode, r, sr_bits)
+
+
+@numba.njit(nogil=True)
+def _generic_run(src, lo, n, k0, src_p, elem_p, rule, x, mode, use_rand, rand, key, offset, sr_bits,
+                 codes):  # pragma: no cover - compiled
+    elem_mask = (uint64(1) << uint64(elem_p[P_BITS])) - uint64(1)
+    for j in range(n):
+        i = lo + j
+        r = _slot_rand(i, k0 + j, mode, use_rand, rand, key, offset, sr_bits)
+        if rule[R_PROFILE] == PROFILE_QPYTORCH_BFP:
+            _, sign, sig, exp = unpack(uint64(src[i]), src_p)
+            k = qpytorch_bfp_element(sign, sig, exp, x, elem_p[P_BITS], mode, r)
+            codes[i] = uint64(k) & elem_mask
+        else:
+            codes[i], _ = convert_scaled(uint64(src[i]), src_p, elem_p, x, mode, r, sr_bits, 0)
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
-def block_encode_array(src, slots, n_blocks, block_len, src_p, elem_p, rule, plan, mode, sr_bits, seed, stream,
+def block_encode_array(src, run_len, starts, lengths, src_p, elem_p, rule, plan, mode, sr_bits, seed, stream,
                        offset, rand, codes, scales, status):  # pragma: no cover - compiled
-    """codes (flat, like src), scales[b], status[b] of every block b; ``slots`` maps block slots to flat
-    element indices (``Layout.slot_sources``; empty: block b is elements b*block_len ... in order)."""
+    """codes (flat, like src), scales[b], status[b] of every block b, the blocks given as runs of
+    consecutive elements (``Layout.runs``)."""
     key = stream_key(uint64(seed), uint64(stream))
     use_rand = rand.shape[0] > 0
-    use_slots = slots.shape[0] > 0
+    n_blocks = scales.shape[0]
+    runs = starts.shape[0] // max(n_blocks, 1)
+    block_len = runs * run_len
     mag_mask = (uint64(1) << uint64(src_p[P_BITS] - 1)) - uint64(1)
-    elem_mask = (uint64(1) << uint64(elem_p[P_BITS])) - uint64(1)
     for b in prange(n_blocks):
-        amax = _block_amax(src, slots, use_slots, b, block_len, mag_mask)
+        amax = _block_amax(src, starts, lengths, b, runs, mag_mask)
+        x = int64(0)
         if amax >= uint64(src_p[P_INF]):
-            for j in range(block_len):
-                i = _source(slots, use_slots, b, j, block_len)
-                if i >= 0:
-                    codes[i] = 0
             if rule[R_SCALE_NAN] < 0:
                 status[b] = STATUS_NONFINITE
                 continue
             scales[b] = rule[R_SCALE_NAN]
-            status[b] = STATUS_OK
-            continue
-        x, st = _block_scale(amax, src_p, rule)
-        status[b] = st
-        if st != STATUS_OK:
-            continue
-        scales[b] = x + rule[R_SCALE_BIAS]
-        bias = elem_p[P_BIAS] - x
-        if rule[R_USE_FAST] != 0 and bias <= src_p[P_BIAS]:
-            if mode == RM_RNE:
-                _fast_elements(src, slots, use_slots, b, block_len, plan, bias, RM_RNE, False, rand, key, offset,
-                               sr_bits, codes)
-            else:
-                _fast_elements(src, slots, use_slots, b, block_len, plan, bias, mode, use_rand, rand, key, offset,
-                               sr_bits, codes)
-            continue
-        for j in range(block_len):
-            i = _source(slots, use_slots, b, j, block_len)
-            if i < 0:
+        else:
+            x, st = _block_scale(amax, src_p, rule)
+            status[b] = st
+            if st != STATUS_OK:
                 continue
-            r = _slot_rand(i, int64(b) * block_len + j, mode, use_rand, rand, key, offset, sr_bits)
-            if rule[R_PROFILE] == PROFILE_QPYTORCH_BFP:
-                _, sign, sig, exp = unpack(uint64(src[i]), src_p)
-                k = qpytorch_bfp_element(sign, sig, exp, x, elem_p[P_BITS], mode, r)
-                codes[i] = uint64(k) & elem_mask
+            scales[b] = x + rule[R_SCALE_BIAS]
+        bias = elem_p[P_BIAS] - x
+        fast = rule[R_USE_FAST] != 0 and bias <= src_p[P_BIAS]
+        for r in range(int64(b) * runs, int64(b + 1) * runs):
+            lo = starts[r]
+            n = lengths[r]
+            k0 = int64(b) * block_len + (r - int64(b) * runs) * run_len
+            if amax >= uint64(src_p[P_INF]):
+                for i in range(lo, lo + n):
+                    codes[i] = 0
+            elif fast and mode == RM_RNE:
+                _fast_run(src, lo, n, k0, plan, bias, RM_RNE, False, rand, key, offset, sr_bits, codes)
+            elif fast:
+                _fast_run(src, lo, n, k0, plan, bias, mode, use_rand, rand, key, offset, sr_bits, codes)
             else:
-                codes[i], _ = convert_scaled(uint64(src[i]), src_p, elem_p, x, mode, r, sr_bits, 0)
+                _generic_run(src, lo, n, k0, src_p, elem_p, rule, x, mode, use_rand, rand, key, offset, sr_bits,
+                             codes)
