@@ -92,7 +92,7 @@ def _reject(arr: np.ndarray, bad: np.ndarray, name: str, why: str) -> None:
     if np.any(bad):
         idx = np.unravel_index(int(np.argmax(bad)), arr.shape) if arr.ndim else ()
         where = f"{name}[{', '.join(map(str, idx))}]" if idx else name
-        raise ValueError(f"{where} = {arr[idx]!r} {why}")
+        raise ValueError(f"{where} = {arr[idx].item()!r} {why}")
 
 
 def _non_nan_array(x, name: str) -> np.ndarray:
@@ -118,7 +118,7 @@ def _half_step_array(x, name: str) -> np.ndarray:
 # ------------------------------------------------------------------ grid and Shift
 
 def sigma(k) -> Fraction:
-    """sigma(k) = 2**(1-k), the step of the k-bit WAGE grid (paper Eq. (1); the code's ``1 / S(k)``)."""
+    """sigma(k) = 2**(1-k), the step of the k-bit WAGE grid (paper; the code's ``1 / S(k)``)."""
     return Fraction(1, 1 << (_check_int("k", k, 1) - 1))
 
 
@@ -140,7 +140,7 @@ def _shift_exponents_of_positive(values: np.ndarray) -> np.ndarray:
 
 
 def shift_exponent(x) -> np.ndarray:
-    """The integer n with Shift(x) = 2**n = 2**round(log2 x), elementwise (paper Eq. (3)).
+    """The integer n with Shift(x) = 2**n = 2**round(log2 x), elementwise (paper; the code's ``Shift``).
 
     Computed from the bits: with x = M * 2**e, 1 <= M < 2, n = e + 1 if M*M > 2 else e (a binary float is
     never sqrt(2) * 2**e, so there are no ties). x must be a float array of positive finite values;
@@ -179,7 +179,7 @@ def clip(x, k) -> np.ndarray:
 
 
 def quantize(x, k) -> np.ndarray:
-    """Q(C(x, k), k) as code words of ``wage_format(k)`` (paper Eq. (2)).
+    """Q(C(x, k), k) as code words of ``wage_format(k)`` (the paper's Q; the code's ``Q(C(x))``).
 
     round(x / sigma) with ties to even (``tf.round``), saturating at +-(1 - sigma); since the bounds are
     grid points, rounding then saturating equals the code's clip then round. k in 2..15; infinities
@@ -192,9 +192,10 @@ def quantize(x, k) -> np.ndarray:
 def _encode_scaled(arr: np.ndarray, grid: FixedFormat, scale_exp: int, rounding: str, name: str, **kwargs):
     """``bitsim.encode(arr * 2**scale_exp, grid, ...)`` exactly: the power of two goes into frac_bits.
 
-    FixedFormat's frac_bits stop at +-1024. Above that (only for values far below 1) the excess is
-    applied to the data instead, as an exact float64 multiplication by a power of two; below it the
-    grid would be coarser than float64's range and ValueError is raised.
+    FixedFormat's frac_bits stop at +-1024. Above that the excess goes into the data instead, as a float64
+    multiplication by a power of two: exact, because it happens only when every |value| < 2**-960 and the
+    excess is at most 105. Below -1024 (a grid step beyond 2**1024, only for float64 data near its
+    overflow threshold scaled by a small eta) ValueError is raised.
     """
     frac_bits = grid.frac_bits + scale_exp
     if frac_bits < -_FRAC_BITS_RANGE:
@@ -202,7 +203,7 @@ def _encode_scaled(arr: np.ndarray, grid: FixedFormat, scale_exp: int, rounding:
                          f"FixedFormat's range (max|{name}| = {np.max(np.abs(arr))!r} is too large for this eta)")
     excess = max(frac_bits - _FRAC_BITS_RANGE, 0)
     if excess:
-        arr = np.ldexp(arr.astype(np.float64), excess)     # every |value| < 2**-900 here: no overflow
+        arr = np.ldexp(arr.astype(np.float64), excess)
     return encode(arr, grid.replace(frac_bits=frac_bits - excess), rounding, **kwargs)
 
 
@@ -296,7 +297,8 @@ def quantize_gradient(g, k_G, eta, profile="paper", *, seed=None, rand=None, str
     ``bitsim.core.rng``, element i drawing counter offset + i, top 16 or 23 bits) or ``rand`` (an integer
     array broadcast to g's shape, below 2**16 or 2**23). Returns (half steps, n) with Shift(max|g|) = 2**n;
     ``half_step_values`` gives the float64 values. dW is not clipped (nor is it in the paper or code).
-    g must be finite; an all-zero tensor gives zeros and n = 0.
+    g must be finite; an all-zero tensor gives zeros and n = 0. ValueError if Shift(max|g|) / eta exceeds
+    2**1024 (paper) or 2**1047 (code): the grid would be beyond FixedFormat's range.
     """
     _check_bits("k_G", k_G)          # the count does not depend on k_G; its unit 2**-k_G does
     p = eta_exponent(eta)

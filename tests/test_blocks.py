@@ -164,6 +164,12 @@ def test_tiling_members_and_round_trip(tiling):
             row = blocks[b]
             assert list(row[row != 0] - 1) == flat, (tiling, shape, key)
         assert np.array_equal(layout.scatter(blocks), x)
+        run_len, starts, lengths = layout.runs()           # the kernel's view: runs of consecutive elements
+        slots = layout.slot_sources().reshape(layout.n_blocks, layout.block_len)
+        from_runs = np.full(slots.size, -1)
+        for r, (s0, ln) in enumerate(zip(starts, lengths)):
+            from_runs[r * run_len:r * run_len + ln] = np.arange(s0, s0 + ln)
+        assert np.array_equal(from_runs, slots.reshape(-1)), (tiling, shape)
 
 
 def test_bm_reference_tiling_shapes():
