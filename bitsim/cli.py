@@ -99,7 +99,7 @@ def cmd_encode(args) -> None:
     sr_bits, seed, *_ = stochastic_args(args.rounding, args.sr_bits, args.seed, 0, 0, None, (len(values),))
     rows = []
     for i, (text, (x, negative)) in enumerate(zip(args.values, values)):
-        rand = ref.sr_random(seed, 0, i, sr_bits) if args.rounding == "sr" else 0
+        rand = ref.sr_random(int(seed), 0, i, sr_bits) if args.rounding == "sr" else 0
         code, flags = ref.round_value(x, fmt, args.rounding, rand=rand, sr_bits=sr_bits, negative=negative)
         rows.append((text, "->", cards.hex_code(fmt, code), cards.code_bits(fmt, code),
                      cards.value_text(fmt, code), f"flags: {_flags_text(flags)}"))

@@ -63,7 +63,7 @@ def stochastic_args(rounding: str, sr_bits, seed, stream, offset, rand, shape):
         for name, v in (("sr_bits", sr_bits), ("seed", seed), ("rand", rand)):
             if v is not None:
                 raise ValueError(f"{name} is only used with rounding='sr' (rounding={rounding!r})")
-        return 1, 0, 0, 0, empty
+        return 1, np.uint64(0), np.uint64(0), np.uint64(0), empty
     if sr_bits is None:
         raise ValueError("sr_bits is required with rounding='sr' (the number of random bits, 1..62)")
     if isinstance(sr_bits, bool) or not isinstance(sr_bits, (int, np.integer)) or not 1 <= sr_bits <= MAX_SR_BITS:
@@ -73,8 +73,10 @@ def stochastic_args(rounding: str, sr_bits, seed, stream, offset, rand, shape):
     if (seed is None) == (rand is None):
         raise ValueError("rounding='sr' needs exactly one of seed= (counter-based generator) or rand= "
                          f"(explicit random integers); got seed={seed!r}, rand={'given' if rand is not None else None}")
+    # seed, stream and offset go to the kernels as uint64 (a Python int above 2**63 would not fit int64)
+    stream, offset = np.uint64(stream), np.uint64(offset)
     if rand is None:
-        return int(sr_bits), _check_uint64("seed", seed), stream, offset, empty
+        return int(sr_bits), np.uint64(_check_uint64("seed", seed)), stream, offset, empty
     rand = np.asarray(rand)
     if rand.dtype.kind not in "ui":
         raise TypeError(f"rand must be an integer array; got dtype {rand.dtype}")
@@ -85,4 +87,4 @@ def stochastic_args(rounding: str, sr_bits, seed, stream, offset, rand, shape):
         rand = np.broadcast_to(rand, shape)
     except ValueError:
         raise ValueError(f"rand shape {rand.shape} does not broadcast to the input shape {shape}") from None
-    return int(sr_bits), 0, stream, offset, np.ascontiguousarray(rand, dtype=np.uint64).reshape(-1)
+    return int(sr_bits), np.uint64(0), stream, offset, np.ascontiguousarray(rand, dtype=np.uint64).reshape(-1)
