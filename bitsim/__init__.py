@@ -8,8 +8,8 @@ from bitsim._version import __version__
 from bitsim.formats import FixedFormat, FloatFormat, format
 from bitsim.quantize import convert, decode, encode, quantize
 from bitsim.rounding import MODES as ROUNDING_MODES
-from bitsim import blpa, ops, wage
+from bitsim import blpa, fixed, ops, wage
 from bitsim.blocks import BlockFormat, BlockMinifloat, BlockTensor, Tiling
 
 __all__ = ["__version__", "FloatFormat", "FixedFormat", "format", "encode", "decode", "quantize", "convert",
-           "ROUNDING_MODES", "ops", "blpa", "wage", "BlockFormat", "BlockTensor", "BlockMinifloat", "Tiling"]
+           "ROUNDING_MODES", "ops", "fixed", "blpa", "wage", "BlockFormat", "BlockTensor", "BlockMinifloat", "Tiling"]

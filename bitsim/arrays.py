@@ -19,3 +19,13 @@ def code_array(codes, fmt, name: str = "codes") -> np.ndarray:
     if arr.dtype.kind == "i":
         arr = arr.astype(fmt.code_dtype)
     return np.ascontiguousarray(arr)
+
+
+def operand_codes(x, fmt, name: str, hint: str = "") -> np.ndarray:
+    """``code_array`` for an operand of an arithmetic function: an unsigned array must already have
+    the format's code dtype (a uint16 array for an 8-bit format is a mistake, not a cast)."""
+    arr = x if isinstance(x, np.ndarray) else np.asarray(x)
+    if arr.dtype.kind == "u" and arr.dtype.itemsize != fmt.code_dtype.itemsize:
+        raise TypeError(f"{name} has dtype {arr.dtype} but its format {fmt} has {fmt.bits}-bit codes "
+                        f"({fmt.code_dtype}){hint}")
+    return code_array(arr, fmt, name)

@@ -28,7 +28,7 @@ import functools
 
 import numpy as np
 
-from bitsim.arrays import code_array
+from bitsim.arrays import operand_codes
 from bitsim.core.arith import OP_ADD, OP_DIV, OP_FMA, OP_MUL, OP_SQRT, OP_SUB
 from bitsim.core.compare import (
     CMP_EQ, CMP_LE, CMP_LT, SEL_MAXIMUM, SEL_MAXIMUM_NUMBER, SEL_MINIMUM, SEL_MINIMUM_NUMBER,
@@ -52,11 +52,7 @@ def _float_format(fmt, name: str) -> FloatFormat:
 
 
 def _operand(x, fmt: FloatFormat, name: str) -> np.ndarray:
-    arr = x if isinstance(x, np.ndarray) else np.asarray(x)
-    if arr.dtype.kind == "u" and arr.dtype.itemsize != fmt.code_dtype.itemsize:
-        raise TypeError(f"{name} has dtype {arr.dtype} but its format {fmt} has {fmt.bits}-bit codes "
-                        f"({fmt.code_dtype}); state mixed operand formats with in_formats=")
-    return code_array(arr, fmt, name)
+    return operand_codes(x, fmt, name, "; state mixed operand formats with in_formats=")
 
 
 def _operand_formats(in_formats, fmt: FloatFormat, count: int) -> tuple:

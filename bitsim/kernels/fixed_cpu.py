@@ -62,8 +62,10 @@ def shr_sticky_128(hi, lo, n):  # pragma: no cover - compiled
 def magnitude_window(hi, lo, e, e0):  # pragma: no cover - compiled
     """Window of the magnitude (hi, lo) * 2**e at the window LSB 2**e0: (w_hi, w_lo, sticky, huge)."""
     huge = (hi | lo) != uint64(0) and bit_length_128(hi, lo) + e > e0 + 128
+    if e - e0 >= 128:                                # every bit lies above the window
+        return uint64(0), uint64(0), int64(0), huge
     if e >= e0:
-        w_hi, w_lo = shl_128(hi, lo, e - e0)          # modulo 2**128; 0 once the shift reaches 128
+        w_hi, w_lo = shl_128(hi, lo, e - e0)          # modulo 2**128
         return w_hi, w_lo, int64(0), huge
     w_hi, w_lo, sticky = shr_sticky_128(hi, lo, e0 - e)
     return w_hi, w_lo, sticky, huge
@@ -76,11 +78,41 @@ def shr_jam_64(m, n):  # pragma: no cover - compiled
 
 
 @numba.njit(nogil=True)
-def magnitude_at_least_pow2(m, e, t):  # pragma: no cover - compiled
+def compare_pow2(m, e, t):  # pragma: no cover - compiled
     """Compare m * 2**e (m > 0) with 2**t: (greater, equal)."""
     top = e + bit_length(m)                          # 2**(top-1) <= m * 2**e < 2**top
     single_bit = (m & (m - uint64(1))) == uint64(0)
     return top > t + 1 or (top == t + 1 and not single_bit), top == t + 1 and single_bit
+
+
+@numba.njit(nogil=True)
+def signed_sum_128(sa, ma, d, sb, mb):  # pragma: no cover - compiled
+    """(-1)**sa * ma * 2**d + (-1)**sb * mb exactly, for 0 <= d <= 64: (sign, hi, lo)."""
+    a_hi, a_lo = shl_128(uint64(0), ma, d)            # < 2**127, so the sum fits 128 bits
+    if sa == sb:
+        s_hi, s_lo = add_128(a_hi, a_lo, uint64(0), mb)
+        return sa, s_hi, s_lo
+    if less_128(a_hi, a_lo, uint64(0), mb):
+        s_hi, s_lo = sub_128(uint64(0), mb, a_hi, a_lo)
+        return sb, s_hi, s_lo
+    s_hi, s_lo = sub_128(a_hi, a_lo, uint64(0), mb)
+    return sa, s_hi, s_lo
+
+
+@numba.njit(nogil=True)
+def far_sum_window(sa, ma, ea, sb, mb, eb, e0):  # pragma: no cover - compiled
+    """``sum_window`` for ea - eb > 64 and ea >= e0: a lies on the window's grid and |b| <= 2**(ea-2),
+    so the sign is a's and the window of |a| +- |b| is |a|'s window +- |b|'s (modulo 2**128; only b has
+    bits below the window). Huge iff |a| > 2**(e0+128), or |a| = 2**(e0+128) and b adds to it."""
+    a_hi, a_lo, _, _ = magnitude_window(uint64(0), ma, ea, e0)
+    b_hi, b_lo, sticky, _ = magnitude_window(uint64(0), mb, eb, e0)
+    if sa == sb:
+        w_hi, w_lo = add_128(a_hi, a_lo, b_hi, b_lo)
+    else:                                             # |a| - (B + s) = (|a| - B - 1) + (1 - s)
+        w_hi, w_lo = sub_128(a_hi, a_lo, b_hi, b_lo)
+        w_hi, w_lo = sub_128(w_hi, w_lo, uint64(0), uint64(sticky))
+    greater, equal = compare_pow2(ma, ea, e0 + 128)
+    return sa, w_hi, w_lo, sticky, greater or (equal and sa == sb)
 
 
 @numba.njit(nogil=True)
@@ -90,37 +122,17 @@ def sum_window(sa, ma, ea, sb, mb, eb, e0):  # pragma: no cover - compiled
         return (sb,) + magnitude_window(uint64(0), mb, eb, e0)
     if mb == uint64(0):
         return (sa,) + magnitude_window(uint64(0), ma, ea, e0)
-    if ea < eb:
+    if ea < eb:                                       # let a be the operand on the coarser grid
         sa, ma, ea, sb, mb, eb = sb, mb, eb, sa, ma, ea
-    # now a is the operand with the coarser grid (ea >= eb), both nonzero, and |b| < 2**(eb+64)
     if ea - eb > 64 and ea < e0:
         # both end below the window: b (below a's LSB by more than 64 bits) only needs to keep its
-        # place; OR its low bits into a sticky LSB 2**(ea-64), which lies far below the window
+        # place; OR its low bits into a sticky LSB at 2**(ea-64), far below the window
         mb = shr_jam_64(mb, ea - 64 - eb)
         eb = ea - 64
-    if ea - eb <= 64:
-        # exact: a * 2**(ea-eb) < 2**127, so the sum fits 128 bits
-        a_hi, a_lo = shl_128(uint64(0), ma, ea - eb)
-        if sa == sb:
-            s_hi, s_lo = add_128(a_hi, a_lo, uint64(0), mb)
-            return (sa,) + magnitude_window(s_hi, s_lo, eb, e0)
-        if less_128(a_hi, a_lo, uint64(0), mb):
-            s_hi, s_lo = sub_128(uint64(0), mb, a_hi, a_lo)
-            return (sb,) + magnitude_window(s_hi, s_lo, eb, e0)
-        s_hi, s_lo = sub_128(a_hi, a_lo, uint64(0), mb)
-        return (sa,) + magnitude_window(s_hi, s_lo, eb, e0)
-    # far apart, a on the window grid (ea >= e0): |b| <= 2**(ea-2) so the sign is a's, and the
-    # window of |a| +- |b| is |a|'s window +- |b|'s (modulo 2**128; only b has bits below it)
-    a_hi, a_lo, _, _ = magnitude_window(uint64(0), ma, ea, e0)
-    b_hi, b_lo, sticky, _ = magnitude_window(uint64(0), mb, eb, e0)
-    if sa == sb:
-        w_hi, w_lo = add_128(a_hi, a_lo, b_hi, b_lo)
-    else:                                            # |a| - (B + s) = (|a| - B - 1) + (1 - s)
-        w_hi, w_lo = sub_128(a_hi, a_lo, b_hi, b_lo)
-        w_hi, w_lo = sub_128(w_hi, w_lo, uint64(0), uint64(sticky))
-    greater, equal = magnitude_at_least_pow2(ma, ea, e0 + 128)
-    huge = greater or (equal and sa == sb)
-    return sa, w_hi, w_lo, sticky, huge
+    if ea - eb > 64:
+        return far_sum_window(sa, ma, ea, sb, mb, eb, e0)
+    sign, s_hi, s_lo = signed_sum_128(sa, ma, ea - eb, sb, mb)
+    return (sign,) + magnitude_window(s_hi, s_lo, eb, e0)
 
 
 @numba.njit(nogil=True)
