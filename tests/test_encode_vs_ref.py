@@ -105,3 +105,16 @@ def test_float64_input_is_not_rounded_through_float32():
     # 1 + 2**-4 + 2**-40: float32 would drop the 2**-40 and the tie would go to even (1.0).
     x = np.array([1 + 2.0 ** -4 + 2.0 ** -40])
     assert int(bitsim.encode(x, "e4m3")[0]) == 0x39
+
+
+def test_fixed_conversion_onto_the_most_negative_64_bit_integer():
+    """A left shift that lands exactly on -2**63 is in range (no overflow flag); one step beyond is not."""
+    src, dst = bitsim.FixedFormat(63, 0), bitsim.FixedFormat(64, 1)
+    codes = np.array([1 << 62, (1 << 62) + 1, (1 << 62) - 1, (1 << 63) - 1, 1], dtype=np.uint64)
+    got, flags = bitsim.convert(codes, src, dst, return_flags=True)
+    want = [ref.convert(int(c), src, dst) for c in codes]
+    assert [(int(g), int(f)) for g, f in zip(got, flags)] == want
+    wide = bitsim.FixedFormat(64, 0)
+    got, flags = bitsim.convert(np.array([1 << 63], dtype=np.uint64), wide, bitsim.FixedFormat(64, -1),
+                                return_flags=True)
+    assert (int(got[0]), int(flags[0])) == ref.convert(1 << 63, wide, bitsim.FixedFormat(64, -1))
