@@ -13,6 +13,8 @@ from fractions import Fraction
 
 from bitsim import ref
 from bitsim.formats import cards
+from bitsim.blocks import cards as block_cards
+from bitsim.blocks.catalog import BLOCK_ENTRIES, BlockEntry, block_entry, lookup_block
 from bitsim.formats.catalog import ENTRIES, CatalogEntry, entry, lookup
 from bitsim.rounding import MODES, stochastic_args
 
@@ -82,10 +84,17 @@ def _print_columns(rows) -> None:
 def cmd_formats(args) -> None:
     _print_columns([(e.name, cards.layout_text(e.spec, compact=True), f"{e.spec.bits} bits",
                      f"max {cards.number(e.spec.max)}", cards.short_source(e.source)) for e in ENTRIES])
+    print("\nBlock formats: " + ", ".join(e.name for e in BLOCK_ENTRIES) + ", bfp<wl>, bfp<wl>_qpytorch")
     print("\nGeneric names: " + ", ".join(k for k, _ in cards.GENERIC_NAMES) + " (`bitsim show NAME` describes one)")
 
 
 def cmd_show(args) -> None:
+    block = block_entry(args.format)
+    if block is None and lookup_block(args.format) is not None:
+        block = BlockEntry(args.format, lookup_block(args.format), "generic name")
+    if block is not None:
+        print(block_cards.card(block), end="")
+        return
     print(_plain(cards.card(_entry_for(args.format))), end="")
 
 

@@ -8,6 +8,7 @@ import pytest
 
 import bitsim
 from bitsim.cli import main
+from bitsim.blocks.catalog import BLOCK_ENTRIES
 from bitsim.formats.catalog import ENTRIES
 
 
@@ -94,8 +95,10 @@ def test_encode_sr_matches_array_api(capsys):
 def test_formats_lists_catalog(capsys):
     rc, lines, _ = run(capsys, "formats")
     assert rc == 0
-    names = [line.split()[0] for line in lines if line.strip() and not line.startswith("Generic")]
+    names = [line.split()[0] for line in lines if line.strip() and not line.startswith(("Generic", "Block"))]
     assert names == [e.name for e in ENTRIES]
+    blocks = next(line for line in lines if line.startswith("Block formats: "))
+    assert blocks.split(": ")[1].split(", ")[:len(BLOCK_ENTRIES)] == [e.name for e in BLOCK_ENTRIES]
     assert lines[-1].startswith("Generic names: eXmY")
     e4m3 = next(line for line in lines if line.startswith("e4m3 "))
     assert e4m3.split()[:6] == ["e4m3", "S", "E4", "M3", "8", "bits"] and "max 448.0" in e4m3
@@ -146,3 +149,13 @@ def test_python_dash_m():
     proc = subprocess.run([sys.executable, "-m", "bitsim", "encode", "e2m1", "5"], capture_output=True, text=True)
     assert proc.returncode == 0
     assert proc.stdout.split() == ["5", "->", "0x6", "0.11.0", "4", "flags:", "inexact"]   # tie 4|6 -> even M = 0
+
+
+def test_show_block_formats(capsys):
+    rc, lines, _ = run(capsys, "show", "mxfp8_e4m3")
+    text = "\n".join(lines)
+    assert rc == 0 and "`e8m0`" in text and "blocks of 32 along axis -1" in text and "emax_e = 8" in text
+    rc, lines, _ = run(capsys, "show", "bfp6_qpytorch")
+    assert rc == 0 and "`qpytorch_bfp`" in "\n".join(lines)
+    rc, lines, _ = run(capsys, "show", "bm8")
+    assert rc == 0 and "`accumulator_bits` = 31" in "\n".join(lines)

@@ -27,6 +27,8 @@ R_LEN = 10
 PROFILE_EXACT = 0
 PROFILE_QPYTORCH_BFP = 1
 
+MX_BLOCK = 32          # the OCP MX block length, compiled as a constant trip count
+
 STATUS_OK = 0
 STATUS_NONFINITE = 1   # inf/NaN in the block and no NaN scale
 STATUS_SCALE_OVERFLOW = 2
@@ -43,12 +45,12 @@ stream_key = _C.stream_key
 
 @numba.njit(nogil=True)
 def _block_amax(src, starts, lengths, b, runs, mag_mask):  # pragma: no cover - compiled
-    amax = uint64(0)
+    amax = int64(0)                         # signed: magnitudes are < 2**63 and AVX2 compares int64 only
     for r in range(int64(b) * runs, int64(b + 1) * runs):
         lo = starts[r]
         for i in range(lo, lo + lengths[r]):
-            amax = max(amax, uint64(src[i]) & mag_mask)
-    return amax
+            amax = max(amax, int64(uint64(src[i]) & mag_mask))
+    return uint64(amax)
 
 
 @numba.njit(nogil=True)
@@ -139,6 +141,8 @@ def block_encode_array(src, run_len, starts, lengths, src_p, elem_p, rule, plan,
             if amax >= uint64(src_p[P_INF]):
                 for i in range(lo, lo + n):
                     codes[i] = 0
+            elif fast and mode == RM_RNE and n == MX_BLOCK:   # a constant trip count: no loop remainder
+                _fast_run(src, lo, MX_BLOCK, k0, plan, bias, RM_RNE, False, rand, key, offset, sr_bits, codes)
             elif fast and mode == RM_RNE:
                 _fast_run(src, lo, n, k0, plan, bias, RM_RNE, False, rand, key, offset, sr_bits, codes)
             elif fast:
