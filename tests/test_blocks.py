@@ -292,6 +292,13 @@ def test_bad_input():
         encode(np.ones(4, np.int32), fmt)
     with pytest.raises(ValueError, match="sr_bits"):
         encode(np.ones(4, np.float32), lookup_block("bfp8_qpytorch"), "sr", sr_bits=3, seed=1)
+    with pytest.raises(TypeError, match="pick one of its block formats"):
+        bitsim.quantize(np.ones(4, np.float32), "bm8")
+    with pytest.raises(ValueError, match="return_flags"):
+        bitsim.encode(np.ones(4, np.float32), "mxfp4_e2m1", return_flags=True)
+    bt = bitsim.encode(np.ones((2, 32), np.float32), "mxfp4_e2m1")
+    with pytest.raises(ValueError, match="shapes do not match"):
+        decode(bitsim.BlockTensor(bt.codes, bt.scales[:1], bt.shape, bt.format))
 
 
 def test_power_of_two_scale_and_e8m0_agree():
