@@ -1,0 +1,14 @@
+"""Accumulator models of dot-product units.
+
+``bitsim.accum.models``: FloatAcc, ChunkedAcc, KulischAcc, IntAcc (specs; exact references in
+``bitsim.ref.accum``); ``bitsim.accum.fused``: the multi-term fused dot-product unit of GPU tensor cores
+(``FusedAcc``, ``fused_group``, ``fused_dot``); ``bitsim.accum.presets``: its named NVIDIA presets
+(``PRESETS``, ``unit``).
+"""
+
+from bitsim.accum.fused import FusedAcc, fused_dot, fused_group
+from bitsim.accum.models import ChunkedAcc, FloatAcc, IntAcc, KulischAcc, kulisch_layout
+from bitsim.accum.presets import PRESETS, TensorCoreUnit, unit
+
+__all__ = ["FusedAcc", "fused_group", "fused_dot", "PRESETS", "TensorCoreUnit", "unit", "FloatAcc", "ChunkedAcc",
+           "KulischAcc", "IntAcc", "kulisch_layout"]
