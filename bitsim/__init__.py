@@ -10,6 +10,8 @@ from bitsim.quantize import convert, decode, encode, quantize
 from bitsim.rounding import MODES as ROUNDING_MODES
 from bitsim import blpa, fixed, ops, wage
 from bitsim.blocks import BlockFormat, BlockMinifloat, BlockTensor, Tiling
+from bitsim.accum import DotUnit, dot, matmul, unit
 
 __all__ = ["__version__", "FloatFormat", "FixedFormat", "format", "encode", "decode", "quantize", "convert",
-           "ROUNDING_MODES", "ops", "fixed", "blpa", "wage", "BlockFormat", "BlockTensor", "BlockMinifloat", "Tiling"]
+           "ROUNDING_MODES", "ops", "fixed", "blpa", "wage", "BlockFormat", "BlockTensor", "BlockMinifloat", "Tiling",
+           "DotUnit", "dot", "matmul", "unit"]

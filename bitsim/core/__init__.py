@@ -10,9 +10,9 @@ directly with NumPy scalars.
 
 import types
 
-from bitsim.core import arith, bits, block, compare, convert, fast_encode, rng, round, unpack, wide
+from bitsim.core import accum, arith, bits, block, compare, convert, fast_encode, rng, round, unpack, wide
 
-MODULES = (bits, wide, rng, round, unpack, convert, fast_encode, arith, compare, block)
+MODULES = (bits, wide, rng, round, unpack, convert, fast_encode, arith, compare, block, accum)
 
 _BUILT = {}
 

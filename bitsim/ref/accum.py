@@ -147,8 +147,7 @@ def register_acc(products, c: Val | None, frac_bits: int, bits: int, overflow: s
     k = 0
     for t in terms:
         k = _register_step(k + _to_units(t, frac_bits, "a term"), bits, overflow)
-    negative = k < 0 or (k == 0 and all(t.value == 0 and t.negative for t in terms) and bool(terms))
-    return Val("finite", negative, Fraction(k) / Fraction(2) ** frac_bits)
+    return Val("finite", k < 0, Fraction(k) / Fraction(2) ** frac_bits)     # no -0 in a register
 
 
 def kulisch_acc(products, c: Val | None, acc: KulischAcc, fa, fb, fc=None) -> Val:

@@ -1,0 +1,223 @@
+"""Dot-product units on code arrays: ``DotUnit`` (exact products -> accumulator model -> output format),
+``dot`` (row-wise) and ``matmul``; tensor-core presets (``TensorCoreUnit``) run the fused model.
+
+Order: every output accumulates its K products in increasing k (``FloatAcc`` "sequential"; the pairwise
+tree exists in the reference only for now); ``c`` enters first (converted to the accumulator, or added
+to the register), and the accumulator is converted once to ``out`` with ``out_rounding``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bitsim.accum.fused import fused_dot
+from bitsim.accum.models import ChunkedAcc, FloatAcc, IntAcc, KulischAcc, kulisch_layout
+from bitsim.accum.presets import PRESETS, TensorCoreUnit
+from bitsim.arrays import operand_codes
+from bitsim.core.accum import REG_OVF_RAISE, REG_OVF_SATURATE, REG_OVF_WRAP, ST_OFF_GRID, ST_OVERFLOW
+from bitsim.formats import FixedFormat, FloatFormat, format as as_format
+from bitsim.kernels import dot_cpu as K
+from bitsim.rounding import DETERMINISTIC_MODES
+
+MAX_REGISTER_BITS = 127
+_REGISTER_OVERFLOW = {"raise": REG_OVF_RAISE, "wrap": REG_OVF_WRAP, "saturate": REG_OVF_SATURATE}
+MODELS = (FloatAcc, ChunkedAcc, KulischAcc, IntAcc)
+
+
+class AccumulatorOverflow(ValueError):
+    """A register accumulator configured with overflow="raise" overflowed."""
+
+
+def _element_format(fmt, name):
+    f = as_format(fmt)
+    if not isinstance(f, (FloatFormat, FixedFormat)):
+        raise TypeError(f"DotUnit.{name} must be an element format (float or fixed), got {f}")
+    return f
+
+
+@dataclass(frozen=True)
+class DotUnit:
+    """a, b: operand formats; acc: FloatAcc | ChunkedAcc | KulischAcc | IntAcc; out: output format;
+    c: format of the addend (default ``out``)."""
+
+    a: object
+    b: object
+    acc: object
+    out: object
+    out_rounding: str = "rne"
+    c: object = None
+
+    def __post_init__(self):
+        for name in ("a", "b", "out"):
+            object.__setattr__(self, name, _element_format(getattr(self, name), name))
+        object.__setattr__(self, "c", self.out if self.c is None else _element_format(self.c, "c"))
+        if not isinstance(self.acc, MODELS):
+            raise TypeError(f"DotUnit.acc must be one of {', '.join(m.__name__ for m in MODELS)} (tensor-core "
+                            f"presets: bitsim.unit(name)); got {type(self.acc).__name__}")
+        if self.out_rounding not in DETERMINISTIC_MODES:
+            raise ValueError(f"DotUnit.out_rounding must be one of {', '.join(DETERMINISTIC_MODES)}; "
+                             f"got {self.out_rounding!r}")
+        for acc in _float_accumulators(self.acc):
+            if not acc.fmt.has_zero:
+                raise ValueError(f"DotUnit.acc format {acc.fmt} has no zero to start from")
+        if isinstance(self.acc, IntAcc) and not (isinstance(self.a, FixedFormat) and isinstance(self.b, FixedFormat)):
+            raise ValueError(f"IntAcc takes fixed-point or integer operands; got a={self.a}, b={self.b}")
+        if isinstance(self.acc, IntAcc) and self.acc.bits > MAX_REGISTER_BITS:
+            raise ValueError(f"IntAcc.bits must be <= {MAX_REGISTER_BITS}; got {self.acc.bits}")
+
+    def register(self, length: int) -> tuple[int, int]:
+        """(frac_bits, width) of the register of a Kulisch or integer accumulator for dots of ``length``."""
+        if isinstance(self.acc, IntAcc):
+            return self.a.frac_bits + self.b.frac_bits, self.acc.bits
+        frac, width = kulisch_layout(self.a, self.b, max(length, 1), self.c)
+        frac = frac if self.acc.frac_bits is None else self.acc.frac_bits
+        width = width if self.acc.width is None else self.acc.width
+        if width > MAX_REGISTER_BITS:
+            raise ValueError(f"KulischAcc: a {width}-bit register is needed for {self.a} x {self.b} dots of length "
+                             f"{length}; the kernels hold at most {MAX_REGISTER_BITS} bits (give width= and "
+                             "overflow=, or narrower operand formats)")
+        return frac, width
+
+
+def _float_accumulators(acc):
+    if isinstance(acc, FloatAcc):
+        return (acc,)
+    if isinstance(acc, ChunkedAcc):
+        return acc.inner, acc.outer
+    return ()
+
+
+def _kernel_model(unit: DotUnit, length: int):
+    """(model, p_acc, mode_acc, p_inner, mode_inner, chunk, frac, width, overflow) for the kernel."""
+    from bitsim.rounding import mode_code
+    acc = unit.acc
+    dummy = unit.out.params
+    if isinstance(acc, FloatAcc):
+        if acc.order != "sequential":
+            raise ValueError("FloatAcc(order='pairwise') is modelled in bitsim.ref.accum only; the kernels "
+                             "accumulate sequentially")
+        return K.MODEL_FLOAT, acc.fmt.params, mode_code(acc.rounding), dummy, 0, 1, 0, 0, 0
+    if isinstance(acc, ChunkedAcc):
+        for part in (acc.inner, acc.outer):
+            if part.order != "sequential":
+                raise ValueError("ChunkedAcc: inner and outer accumulate sequentially in the kernels")
+        return (K.MODEL_CHUNKED, acc.outer.fmt.params, mode_code(acc.outer.rounding), acc.inner.fmt.params,
+                mode_code(acc.inner.rounding), acc.chunk, 0, 0, 0)
+    frac, width = unit.register(length)
+    return K.MODEL_REGISTER, dummy, 0, dummy, 0, 1, frac, width, _REGISTER_OVERFLOW[acc.overflow]
+
+
+def _run(A, BT, rowwise, c, unit: DotUnit, n_out):
+    from bitsim.rounding import mode_code
+    model = _kernel_model(unit, A.shape[1])
+    use_c = c is not None
+    C = c.reshape(-1).astype(np.uint64) if use_c else np.zeros(1, np.uint64)
+    out = np.empty(n_out, dtype=np.uint64)           # one compiled signature for every output format
+    flags = np.empty(n_out, dtype=np.uint8)
+    status = np.zeros(n_out, dtype=np.int8)
+    K.dot_array(A.astype(np.uint64), BT.astype(np.uint64), rowwise, C, use_c, unit.a.params, unit.b.params,
+                unit.c.params, model[0], model[1], model[2], model[3], model[4], model[5], model[6], model[7],
+                model[8], unit.out.params, mode_code(unit.out_rounding), out, flags, status)
+    if status.any():
+        t = int(np.flatnonzero(status)[0])
+        if status[t] == ST_OVERFLOW:
+            raise AccumulatorOverflow(f"output {t}: the {model[7]}-bit accumulator of {unit.acc} overflowed")
+        if status[t] == ST_OFF_GRID:
+            raise ValueError(f"output {t}: a term is not a multiple of the register's quantum 2**-{model[6]} "
+                             f"({unit.acc}); give KulischAcc a larger frac_bits")
+    return out.astype(unit.out.code_dtype)
+
+
+def _rows(x, fmt, name, ndim=2):
+    arr = operand_codes(x, fmt, name)
+    if arr.ndim != ndim:
+        raise ValueError(f"{name} must be a {ndim}-D array of codes; got shape {arr.shape}")
+    return arr
+
+
+def dot(A, B, unit, c=None):
+    """Row-wise dot products d[i] = c[i] + sum_k A[i, k] * B[i, k] through ``unit`` (A, B: (n, K) codes)."""
+    unit = _resolve(unit)
+    if isinstance(unit, TensorCoreUnit):
+        return _fused(A, B, unit, c)
+    if not isinstance(unit, DotUnit):
+        raise TypeError(f"unit must be a DotUnit, a TensorCoreUnit or a preset name; got {type(unit).__name__}")
+    A, B = _rows(A, unit.a, "A"), _rows(B, unit.b, "B")
+    if A.shape != B.shape:
+        raise ValueError(f"dot: A and B must have the same shape (n, K); got {A.shape} and {B.shape}")
+    c = None if c is None else _rows(c, unit.c, "c", ndim=1)
+    if c is not None and c.shape != (A.shape[0],):
+        raise ValueError(f"dot: c must have shape ({A.shape[0]},); got {c.shape}")
+    return _run(A, B, True, c, unit, A.shape[0])
+
+
+def matmul(A, B, unit, C=None):
+    """D = C + A @ B through ``unit``: A (M, K), B (K, N) codes, C (M, N); every D[i, j] accumulates
+    k = 0 .. K-1 in order."""
+    unit = _resolve(unit)
+    fa = unit.fmt_in if isinstance(unit, TensorCoreUnit) else unit.a
+    fb = unit.fmt_in if isinstance(unit, TensorCoreUnit) else unit.b
+    A, B = _rows(A, fa, "A"), _rows(B, fb, "B")
+    if A.shape[1] != B.shape[0]:
+        raise ValueError(f"matmul: A is {A.shape} and B is {B.shape}; A's columns must equal B's rows")
+    M, N = A.shape[0], B.shape[1]
+    if C is not None and np.shape(C) != (M, N):
+        raise ValueError(f"matmul: C must have shape ({M}, {N}); got {np.shape(C)}")
+    if isinstance(unit, TensorCoreUnit):
+        rows_a, rows_b = np.repeat(A, N, axis=0), np.tile(B.T, (M, 1))
+        c = None if C is None else np.asarray(C).reshape(-1)
+        return _fused(rows_a, rows_b, unit, c).reshape(M, N)
+    if not isinstance(unit, DotUnit):
+        raise TypeError(f"unit must be a DotUnit, a TensorCoreUnit or a preset name; got {type(unit).__name__}")
+    C = None if C is None else _rows(C, unit.c, "C")
+    return _run(A, np.ascontiguousarray(B.T), False, C, unit, M * N).reshape(M, N)
+
+
+def _fused(A, B, unit: TensorCoreUnit, c):
+    A, B = _rows(A, unit.fmt_in, "A"), _rows(B, unit.fmt_in, "B")
+    if A.shape != B.shape:
+        raise ValueError(f"dot: A and B must have the same shape (n, K); got {A.shape} and {B.shape}")
+    c = np.zeros(A.shape[0], dtype=unit.out.code_dtype) if c is None else np.asarray(c)
+    d = fused_dot(A, B, c, unit.fmt_in, unit.acc, instruction_k=unit.instruction_k)
+    return d.astype(unit.out.code_dtype)
+
+
+
+def _seed_units() -> dict:
+    """The seed-paper presets that take element formats (block-format presets come with block dots)."""
+    fp32, w8, w16 = as_format("fp32"), as_format("fp8_wang"), as_format("fp16_wang")
+    return {
+        "fp32_seq": DotUnit(fp32, fp32, FloatAcc(fp32), fp32),
+        "wang_fp8": DotUnit(w8, w8, ChunkedAcc(64, FloatAcc(w16), FloatAcc(w16)), w16),
+        "int8_int32": DotUnit(as_format("int8"), as_format("int8"), IntAcc(32, "wrap"),
+                              FixedFormat(32, 0, overflow="wrap", name="int32_wrap")),
+    }
+
+
+SEED_UNIT_SOURCES = {
+    "fp32_seq": "IEEE binary32 products rounded into an fp32 running sum in increasing k (round to nearest even)",
+    "wang_fp8": "Wang et al., NeurIPS 2018: FP8 (1,5,2) operands, exact products, chunk-based accumulation in "
+                "FP16 (1,6,9) with chunk 64, nearest rounding inside and between chunks",
+    "int8_int32": "INT8 x INT8 products accumulated exactly in a wrapping 32-bit integer register",
+}
+
+
+def unit(name: str):
+    """A named dot-product unit: seed presets (``fp32_seq``, ``wang_fp8``, ``int8_int32``) or tensor-core
+    presets ``nvidia_<gpu>_<input>_<output>`` (``bitsim.accum.PRESETS``)."""
+    if not isinstance(name, str):
+        raise TypeError(f"unit(name): name must be a str; got {name!r}")
+    seeds = _seed_units()
+    if name in seeds:
+        return seeds[name]
+    if name in PRESETS:
+        return PRESETS[name]
+    raise ValueError(f"unknown unit name {name!r}; seed presets: {', '.join(seeds)}; tensor-core presets: "
+                     f"{', '.join(sorted(PRESETS))}")
+
+
+def _resolve(spec):
+    """A unit object from a unit or a preset name."""
+    return unit(spec) if isinstance(spec, str) else spec

@@ -1,0 +1,175 @@
+"""Dot-product units (bitsim.accum.dot / matmul) against the exact reference of each accumulator model."""
+
+import numpy as np
+import pytest
+
+import bitsim
+from bitsim.accum import (
+    AccumulatorOverflow, ChunkedAcc, DotUnit, FloatAcc, IntAcc, KulischAcc, PRESETS, dot, fused_dot, matmul,
+)
+from bitsim.ref import accum as R
+
+F = {n: bitsim.format(n) for n in ("e4m3", "e5m2", "fp16", "bf16", "fp32")}
+INT8 = bitsim.FixedFormat(8, 0)
+
+
+def adversarial_rows(fmt, k, rng):
+    """Float rows (values of ``fmt``) for a, b with a * b exercising cancellation, swamping, exponent spread,
+    subnormal products, overflow and specials; b is mostly ones so the products are the a values."""
+    top = float(fmt.max)
+    tiny = float(fmt.smallest)
+    rows = []
+    x = rng.standard_normal(k)
+    rows.append(np.concatenate([x[: k // 2], -x[: k // 2]]))                        # massive cancellation
+    rows.append(np.r_[top / 4, np.full(k - 1, top / 4 * 2.0 ** -(fmt.man_bits + 2))])  # swamping
+    rows.append(np.ldexp(rng.choice([-1.0, 1.0], k), rng.integers(fmt.emin, fmt.emax, k)))  # wide spread
+    rows.append(rng.integers(-3, 4, k) * tiny)                                         # subnormal values
+    rows.append(np.full(k, top))                                                       # accumulator overflow
+    special = rng.standard_normal(k)
+    special[1] = np.inf
+    rows.append(special)
+    special = rng.standard_normal(k)
+    special[2], special[5] = np.inf, -np.inf
+    rows.append(special)
+    special = rng.standard_normal(k)
+    special[0] = np.nan
+    rows.append(special)
+    a = np.array(rows)
+    b = np.ones_like(a)
+    b[0] = rng.standard_normal(k)
+    b[0, k // 2:] = b[0, : k // 2]
+    b[3] = np.full(k, tiny if fmt.man_bits > 3 else 1.0)                               # subnormal products
+    b[5, 1] = 0.0                                                                      # 0 x inf
+    return a, b
+
+
+def operand_rows(fmt, n, k, seed):
+    rng = np.random.default_rng(seed)
+    a, b = adversarial_rows(fmt, k, rng)
+    with np.errstate(over="ignore"):
+        ra = rng.standard_normal((n, k)) * 2.0 ** rng.integers(-6, 6, (n, 1))
+        rb = rng.standard_normal((n, k))
+    a, b = np.vstack([a, ra]), np.vstack([b, rb])
+    return bitsim.encode(a, fmt), bitsim.encode(b, fmt)
+
+
+def assert_dot_matches_ref(unit, A, B, c=None):
+    got = dot(A, B, unit, c)
+    for i in range(A.shape[0]):
+        want = R.dot(A[i], B[i], unit.a, unit.b, unit.acc, unit.out, unit.out_rounding,
+                     c=None if c is None else int(c[i]), fc=unit.c)
+        assert int(got[i]) == want, (i, unit, hex(int(got[i])), hex(want))
+
+
+@pytest.mark.parametrize("fin", ["e4m3", "e5m2", "fp16", "bf16"])
+@pytest.mark.parametrize("acc_name,mode", [("fp16", "rne"), ("fp32", "rtz"), ("bf16", "rup"), ("fp16", "rdn")])
+def test_float_accumulator(fin, acc_name, mode):
+    A, B = operand_rows(F[fin], 12, 24, seed=len(fin) + len(mode))
+    unit = DotUnit(fin, fin, FloatAcc(F[acc_name], mode), acc_name, out_rounding=mode)
+    assert_dot_matches_ref(unit, A, B)
+
+
+@pytest.mark.parametrize("fin", ["e4m3", "e5m2", "fp16"])
+def test_chunked_accumulator_and_addend(fin):
+    A, B = operand_rows(F[fin], 10, 40, seed=3)
+    unit = DotUnit(fin, fin, ChunkedAcc(8, FloatAcc(F["fp16"]), FloatAcc(F["fp32"], "rtz")), "fp16", c="fp32")
+    c = bitsim.encode(np.random.default_rng(4).standard_normal(A.shape[0]) * 100, "fp32")
+    assert_dot_matches_ref(unit, A, B, c)
+
+
+@pytest.mark.parametrize("fin", ["e4m3", "e5m2", "fp16"])
+@pytest.mark.parametrize("out,mode", [("fp32", "rne"), ("fp16", "rtz"), ("bf16", "rna")])
+def test_kulisch_is_exact_then_one_rounding(fin, out, mode):
+    A, B = operand_rows(F[fin], 10, 32, seed=5)
+    unit = DotUnit(fin, fin, KulischAcc(), out, out_rounding=mode, c="fp16")
+    c = bitsim.encode(np.random.default_rng(6).standard_normal(A.shape[0]), "fp16")
+    assert_dot_matches_ref(unit, A, B, c)
+
+
+@pytest.mark.parametrize("overflow", ["wrap", "saturate"])
+def test_integer_accumulator_int8_int32(overflow):
+    rng = np.random.default_rng(7)
+    A = bitsim.encode(rng.integers(-128, 128, (20, 64)).astype(np.float64), INT8)
+    B = bitsim.encode(rng.integers(-128, 128, (20, 64)).astype(np.float64), INT8)
+    A[0], B[0] = bitsim.encode(np.full(64, 127.0), INT8), bitsim.encode(np.full(64, 127.0), INT8)
+    out = bitsim.FixedFormat(16, 0, overflow="wrap")
+    unit = DotUnit(INT8, INT8, IntAcc(16, overflow), out)            # a 16-bit register overflows on row 0
+    assert_dot_matches_ref(unit, A, B)
+    wide = DotUnit(INT8, INT8, IntAcc(32), bitsim.FixedFormat(32, 0))
+    exact = (bitsim.decode(A, INT8) * bitsim.decode(B, INT8)).sum(axis=1)
+    assert np.array_equal(bitsim.decode(dot(A, B, wide), bitsim.FixedFormat(32, 0)), exact)
+
+
+def test_kulisch_register_overflow_raises_wraps_saturates():
+    A = bitsim.encode(np.full((2, 8), 448.0), "e4m3")
+    for overflow in ("wrap", "saturate"):
+        unit = DotUnit("e4m3", "e4m3", KulischAcc(width=36, overflow=overflow), "fp32")
+        assert_dot_matches_ref(unit, A, A)
+    with pytest.raises(AccumulatorOverflow):
+        dot(A, A, DotUnit("e4m3", "e4m3", KulischAcc(width=36), "fp32"))
+
+
+def test_matmul_is_dot_over_rows_and_columns():
+    rng = np.random.default_rng(8)
+    A = bitsim.encode(rng.standard_normal((6, 20)), "e5m2")
+    B = bitsim.encode(rng.standard_normal((20, 5)), "e5m2")
+    C = bitsim.encode(rng.standard_normal((6, 5)), "fp16")
+    unit = DotUnit("e5m2", "e5m2", FloatAcc(F["fp16"]), "fp16")
+    D = matmul(A, B, unit, C)
+    for i in range(6):
+        cols = dot(np.repeat(A[i:i + 1], 5, axis=0), np.ascontiguousarray(B.T), unit, C[i])
+        assert np.array_equal(D[i], cols)
+
+
+def test_tensor_core_presets_through_dot_and_matmul():
+    rng = np.random.default_rng(9)
+    unit = PRESETS["nvidia_h100_fp16_fp32"]
+    A = bitsim.encode(rng.standard_normal((4, 32)), "fp16")
+    B = bitsim.encode(rng.standard_normal((32, 3)), "fp16")
+    D = matmul(A, B, "nvidia_h100_fp16_fp32")
+    rows = fused_dot(np.repeat(A, 3, axis=0), np.tile(B.T, (4, 1)), np.zeros(12, np.uint32), "fp16", unit.acc,
+                     instruction_k=unit.instruction_k)
+    assert np.array_equal(D.reshape(-1), rows)
+
+
+def test_bad_input():
+    unit = DotUnit("e4m3", "e4m3", FloatAcc(F["fp16"]), "fp16")
+    a = np.zeros((2, 4), np.uint8)
+    with pytest.raises(ValueError, match="same shape"):
+        dot(a, np.zeros((2, 5), np.uint8), unit)
+    with pytest.raises(ValueError, match="A's columns"):
+        matmul(a, np.zeros((3, 2), np.uint8), unit)
+    with pytest.raises(TypeError, match="dtype"):
+        dot(a.astype(np.uint16), a, unit)
+    with pytest.raises(ValueError, match="shape"):
+        dot(a, a, unit, np.zeros(3, np.uint16))
+    with pytest.raises(TypeError, match="DotUnit.acc"):
+        DotUnit("e4m3", "e4m3", "fp16", "fp16")
+    with pytest.raises(ValueError, match="IntAcc takes fixed-point"):
+        DotUnit("e4m3", "e4m3", IntAcc(32), "fp32")
+    with pytest.raises(ValueError, match="register is needed"):
+        dot(np.zeros((1, 4), np.uint16), np.zeros((1, 4), np.uint16), DotUnit("bf16", "bf16", KulischAcc(), "fp32"))
+    with pytest.raises(ValueError, match="pairwise"):
+        dot(a, a, DotUnit("e4m3", "e4m3", FloatAcc(F["fp16"], order="pairwise"), "fp16"))
+    with pytest.raises(ValueError, match="quantum"):
+        dot(bitsim.encode(np.full((1, 2), 2.0 ** -9), "e4m3"), bitsim.encode(np.ones((1, 2)), "e4m3"),
+            DotUnit("e4m3", "e4m3", KulischAcc(frac_bits=4, width=40), "fp32"))
+    with pytest.raises(ValueError, match="unknown unit"):
+        dot(a, a, "nvidia_q100_fp16_fp32")
+
+
+def test_seed_presets():
+    rng = np.random.default_rng(10)
+    wang = bitsim.unit("wang_fp8")
+    A = bitsim.encode(rng.standard_normal((3, 130)), "fp8_wang")
+    B = bitsim.encode(rng.standard_normal((3, 130)), "fp8_wang")
+    w16 = bitsim.format("fp16_wang")                                 # (1,6,9), Wang et al.'s accumulator
+    assert (w16.exp_bits, w16.man_bits) == (6, 9) and wang.acc == ChunkedAcc(64, FloatAcc(w16), FloatAcc(w16))
+    assert_dot_matches_ref(wang, A, B)
+    i8 = bitsim.unit("int8_int32")
+    X = bitsim.encode(rng.integers(-128, 128, (3, 50)).astype(np.float64), "int8")
+    assert np.array_equal(bitsim.decode(bitsim.dot(X, X, "int8_int32"), i8.out),
+                          (bitsim.decode(X, "int8") ** 2).sum(axis=1))
+    assert bitsim.unit("fp32_seq").acc == FloatAcc(F["fp32"])
+    with pytest.raises(ValueError, match="fp32_seq"):
+        bitsim.unit("fp32_sequential")
