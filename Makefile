@@ -24,12 +24,14 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_encode.py --write docs/performance.md
 	$(BIN)/python benchmarks/bench_ops.py --append docs/performance.md
 	$(BIN)/python benchmarks/bench_blocks.py --append docs/performance.md
+	$(BIN)/python benchmarks/bench_dot.py --append docs/performance.md
 
 verify: $(STAMP)
 	$(BIN)/python tests/long/verify_fp16_pairs.py
 
 docs formats-doc: $(STAMP)
 	$(BIN)/python -m bitsim.formats.cards docs/formats.md
+	$(BIN)/python docs/experiments/accumulation_length.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

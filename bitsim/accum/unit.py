@@ -67,11 +67,12 @@ class DotUnit:
         if isinstance(self.acc, IntAcc) and self.acc.bits > MAX_REGISTER_BITS:
             raise ValueError(f"IntAcc.bits must be <= {MAX_REGISTER_BITS}; got {self.acc.bits}")
 
-    def register(self, length: int) -> tuple[int, int]:
-        """(frac_bits, width) of the register of a Kulisch or integer accumulator for dots of ``length``."""
+    def register(self, length: int, with_c: bool = True) -> tuple[int, int]:
+        """(frac_bits, width) of the register of a Kulisch or integer accumulator for dots of ``length``
+        (with an addend of format ``c`` when ``with_c``)."""
         if isinstance(self.acc, IntAcc):
             return self.a.frac_bits + self.b.frac_bits, self.acc.bits
-        frac, width = kulisch_layout(self.a, self.b, max(length, 1), self.c)
+        frac, width = kulisch_layout(self.a, self.b, max(length, 1), self.c if with_c else None)
         frac = frac if self.acc.frac_bits is None else self.acc.frac_bits
         width = width if self.acc.width is None else self.acc.width
         if width > MAX_REGISTER_BITS:
@@ -89,7 +90,7 @@ def _float_accumulators(acc):
     return ()
 
 
-def _kernel_model(unit: DotUnit, length: int):
+def _kernel_model(unit: DotUnit, length: int, with_c: bool):
     """(model, p_acc, mode_acc, p_inner, mode_inner, chunk, frac, width, overflow) for the kernel."""
     from bitsim.rounding import mode_code
     acc = unit.acc
@@ -105,14 +106,14 @@ def _kernel_model(unit: DotUnit, length: int):
                 raise ValueError("ChunkedAcc: inner and outer accumulate sequentially in the kernels")
         return (K.MODEL_CHUNKED, acc.outer.fmt.params, mode_code(acc.outer.rounding), acc.inner.fmt.params,
                 mode_code(acc.inner.rounding), acc.chunk, 0, 0, 0)
-    frac, width = unit.register(length)
+    frac, width = unit.register(length, with_c)
     return K.MODEL_REGISTER, dummy, 0, dummy, 0, 1, frac, width, _REGISTER_OVERFLOW[acc.overflow]
 
 
 def _run(A, BT, rowwise, c, unit: DotUnit, n_out):
     from bitsim.rounding import mode_code
-    model = _kernel_model(unit, A.shape[1])
     use_c = c is not None
+    model = _kernel_model(unit, A.shape[1], use_c)
     C = c.reshape(-1).astype(np.uint64) if use_c else np.zeros(1, np.uint64)
     out = np.empty(n_out, dtype=np.uint64)           # one compiled signature for every output format
     flags = np.empty(n_out, dtype=np.uint8)

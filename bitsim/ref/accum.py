@@ -170,7 +170,7 @@ def dot(a_codes, b_codes, fa, fb, acc, out_fmt, out_rounding="rne", c=None, fc=N
     elif isinstance(acc, ChunkedAcc):
         total = chunked_acc(products, cv, acc)
     elif isinstance(acc, KulischAcc):
-        total = kulisch_acc(products, cv, acc, fa, fb, fc)
+        total = kulisch_acc(products, cv, acc, fa, fb, None if c is None else fc)
     elif isinstance(acc, IntAcc):
         total = int_acc(products, cv, acc, fa, fb)
     else:
