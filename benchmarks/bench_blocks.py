@@ -10,11 +10,9 @@ codes -- the cheapest vectorised NumPy formulation a user would write. Medians o
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 
-from timing import emit, median_seconds
+from timing import bench_main, median_seconds
 from bitsim.blocks import Tiling, encode, lookup_block
 
 
@@ -94,12 +92,7 @@ def render(rows, n, repeats):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=4_000_000)
-    ap.add_argument("--repeats", type=int, default=7)
-    ap.add_argument("--append", metavar="PATH", help="also append the markdown section to PATH")
-    args = ap.parse_args()
-    emit(render(run(args.n, args.repeats), args.n, args.repeats), args.append, "a")
+    bench_main(__doc__, run, render, 4_000_000, 7)
 
 
 if __name__ == "__main__":

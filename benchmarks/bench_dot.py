@@ -8,12 +8,10 @@ The issue's targets are for 512^3; the default N keeps `make bench` short at tod
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 
 import bitsim
-from timing import emit, median_seconds
+from timing import bench_main, median_seconds
 from bitsim.accum import DotUnit, FloatAcc, KulischAcc
 
 
@@ -42,7 +40,8 @@ def run(n, repeats):
     return numpy32, rows
 
 
-def render(numpy32, rows, n, repeats):
+def render(result, n, repeats):
+    numpy32, rows = result
     lines = ["", "## GEMM through dot-product units (codes -> codes)", "",
              f"Measured by `python benchmarks/bench_dot.py --append docs/performance.md` (part of `make bench`): "
              f"{n}x{n}x{n}, median of {repeats} runs; baseline NumPy float32 matmul (BLAS) on the same values in "
@@ -57,13 +56,7 @@ def render(numpy32, rows, n, repeats):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=192)
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--append", metavar="PATH", help="also append the markdown section to PATH")
-    args = ap.parse_args()
-    numpy32, rows = run(args.n, args.repeats)
-    emit(render(numpy32, rows, args.n, args.repeats), args.append, "a")
+    bench_main(__doc__, run, render, 192, 3)
 
 
 if __name__ == "__main__":

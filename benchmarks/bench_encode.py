@@ -9,7 +9,6 @@ on the same input in the same process.
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import os
 import platform
@@ -19,7 +18,7 @@ import numba
 import numpy as np
 
 import bitsim
-from timing import emit, median_seconds
+from timing import bench_main, median_seconds
 
 CASES = [  # (label, format, baseline label, baseline cast dtype)
     ("e4m3", "e4m3", "ml_dtypes float8_e4m3fn", ml_dtypes.float8_e4m3fn),
@@ -91,13 +90,7 @@ def render(rows, n, repeats):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=10_000_000)
-    ap.add_argument("--repeats", type=int, default=7)
-    ap.add_argument("--write", metavar="PATH", help="also write the markdown report to PATH")
-    args = ap.parse_args()
-    text = render(run(args.n, args.repeats), args.n, args.repeats)
-    emit(text, args.write, "w")
+    bench_main(__doc__, run, render, 10_000_000, 7, write=True)
 
 
 if __name__ == "__main__":

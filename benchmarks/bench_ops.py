@@ -10,13 +10,11 @@ Figures are medians of R timed runs after a warm-up.
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 import softfloatpy as sf
 
 import bitsim
-from timing import emit, median_seconds
+from timing import bench_main, median_seconds
 from bitsim import ops
 
 CASES = [("e4m3", "add"), ("e4m3", "mul"), ("e4m3", "fma"), ("e4m3", "div"), ("e5m2", "add"), ("e5m2", "mul"),
@@ -82,13 +80,7 @@ def render(rows, n, repeats):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=4_000_000)
-    ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--append", metavar="PATH", help="also append the markdown section to PATH")
-    args = ap.parse_args()
-    text = render(run(args.n, args.repeats), args.n, args.repeats)
-    emit(text, args.append, "a")
+    bench_main(__doc__, run, render, 4_000_000, 5)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import time
 
@@ -23,3 +24,15 @@ def emit(text: str, path: str | None, mode: str) -> None:
     if path:
         with open(path, mode) as fh:
             fh.write(text)
+
+
+def bench_main(doc: str, run, render, n: int, repeats: int, write: bool = False) -> None:
+    """The command line every benchmark script shares: --n, --repeats, and --append PATH (--write PATH
+    with ``write``); prints ``render(run(n, repeats), n, repeats)`` and saves it there."""
+    flag, mode = ("write", "w") if write else ("append", "a")
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--n", type=int, default=n)
+    ap.add_argument("--repeats", type=int, default=repeats)
+    ap.add_argument(f"--{flag}", metavar="PATH", help=f"also {flag} the markdown report to PATH")
+    args = ap.parse_args()
+    emit(render(run(args.n, args.repeats), args.n, args.repeats), getattr(args, flag), mode)

@@ -32,13 +32,11 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
-import numba
 import numpy as np
-from numba import int64, uint64
 
 from bitsim.core.params import FLAG_INEXACT
 from bitsim.formats import FixedFormat, format as as_format
-from bitsim.kernels.cpu import random_bits, stream_key
+from bitsim.kernels.cpu import counter_bits_array
 from bitsim.quantize import encode
 from bitsim.rounding import stochastic_args
 
@@ -240,20 +238,12 @@ def eta_exponent(eta) -> int:
     return p
 
 
-@numba.njit(nogil=True, cache=True)
-def _fill_counter_bits(seed, stream, offset, bits, out):  # pragma: no cover - compiled
-    """out[i] = the generator's ``bits`` random bits for counter offset + i (as ``bitsim.encode`` draws them)."""
-    key = stream_key(uint64(seed), uint64(stream))
-    for i in range(out.shape[0]):
-        out[i] = random_bits(key, int64(offset) + i, bits)
-
-
 def _random_integers(shape, bits: int, seed, rand, stream, offset) -> np.ndarray:
     """One random integer below 2**bits per element (flat int64): ``rand`` broadcast, or the generator's."""
     bits, seed, stream, offset, rand_flat = stochastic_args("sr", bits, seed, stream, offset, rand, shape)
     if rand is None:
         rand_flat = np.empty(math.prod(shape), dtype=np.uint64)
-        _fill_counter_bits(seed, stream, offset, bits, rand_flat)
+        counter_bits_array(seed, stream, offset, bits, rand_flat)
     return rand_flat.astype(np.int64)
 
 

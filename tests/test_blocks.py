@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 import bitsim
-from bitsim import ref
 from bitsim.blocks import BlockFormat, Tiling, decode, encode, lookup_block, power_of_two_scale
 from bitsim.ref import blocks as ref_blocks
 from bitsim.ref.rng import sr_random

@@ -7,9 +7,9 @@
 """
 
 from bitsim.accum.fused import FusedAcc, fused_dot, fused_group
-from bitsim.accum.models import ChunkedAcc, FloatAcc, IntAcc, KulischAcc, kulisch_layout
+from bitsim.accum.models import AccumulatorOverflow, ChunkedAcc, FloatAcc, IntAcc, KulischAcc, kulisch_layout
 from bitsim.accum.presets import PRESETS, TensorCoreUnit
-from bitsim.accum.unit import AccumulatorOverflow, DotUnit, dot, matmul, unit
+from bitsim.accum.unit import DotUnit, dot, matmul, unit
 
 __all__ = ["FusedAcc", "fused_group", "fused_dot", "PRESETS", "TensorCoreUnit", "unit", "FloatAcc", "ChunkedAcc",
            "KulischAcc", "IntAcc", "kulisch_layout", "DotUnit", "dot", "matmul", "AccumulatorOverflow"]

@@ -32,6 +32,10 @@ KULISCH_OVERFLOW = ("raise", "wrap", "saturate")
 INT_OVERFLOW = ("wrap", "saturate")
 
 
+class AccumulatorOverflow(ValueError):
+    """A register accumulator configured with overflow="raise" overflowed."""
+
+
 def _check_positive_int(owner, name, value, allow_none=False):
     if value is None and allow_none:
         return

@@ -13,21 +13,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from bitsim.accum.fused import fused_dot
-from bitsim.accum.models import ChunkedAcc, FloatAcc, IntAcc, KulischAcc, kulisch_layout
+from bitsim.accum.models import AccumulatorOverflow, ChunkedAcc, FloatAcc, IntAcc, KulischAcc, kulisch_layout
 from bitsim.accum.presets import PRESETS, TensorCoreUnit
 from bitsim.arrays import operand_codes
 from bitsim.core.accum import REG_OVF_RAISE, REG_OVF_SATURATE, REG_OVF_WRAP, ST_OFF_GRID, ST_OVERFLOW
 from bitsim.formats import FixedFormat, FloatFormat, format as as_format
 from bitsim.kernels import dot_cpu as K
-from bitsim.rounding import DETERMINISTIC_MODES
+from bitsim.rounding import DETERMINISTIC_MODES, mode_code
 
 MAX_REGISTER_BITS = 127
 _REGISTER_OVERFLOW = {"raise": REG_OVF_RAISE, "wrap": REG_OVF_WRAP, "saturate": REG_OVF_SATURATE}
 MODELS = (FloatAcc, ChunkedAcc, KulischAcc, IntAcc)
-
-
-class AccumulatorOverflow(ValueError):
-    """A register accumulator configured with overflow="raise" overflowed."""
 
 
 def _element_format(fmt, name):
@@ -92,7 +88,6 @@ def _float_accumulators(acc):
 
 def _kernel_model(unit: DotUnit, length: int, with_c: bool):
     """(model, p_acc, mode_acc, p_inner, mode_inner, chunk, frac, width, overflow) for the kernel."""
-    from bitsim.rounding import mode_code
     acc = unit.acc
     dummy = unit.out.params
     if isinstance(acc, FloatAcc):
@@ -111,22 +106,21 @@ def _kernel_model(unit: DotUnit, length: int, with_c: bool):
 
 
 def _run(A, BT, rowwise, c, unit: DotUnit, n_out):
-    from bitsim.rounding import mode_code
     use_c = c is not None
     model = _kernel_model(unit, A.shape[1], use_c)
+    frac, width = model[6], model[7]
     C = c.reshape(-1).astype(np.uint64) if use_c else np.zeros(1, np.uint64)
     out = np.empty(n_out, dtype=np.uint64)           # one compiled signature for every output format
     flags = np.empty(n_out, dtype=np.uint8)
     status = np.zeros(n_out, dtype=np.int8)
     K.dot_array(A.astype(np.uint64), BT.astype(np.uint64), rowwise, C, use_c, unit.a.params, unit.b.params,
-                unit.c.params, model[0], model[1], model[2], model[3], model[4], model[5], model[6], model[7],
-                model[8], unit.out.params, mode_code(unit.out_rounding), out, flags, status)
+                unit.c.params, *model, unit.out.params, mode_code(unit.out_rounding), out, flags, status)
     if status.any():
         t = int(np.flatnonzero(status)[0])
         if status[t] == ST_OVERFLOW:
-            raise AccumulatorOverflow(f"output {t}: the {model[7]}-bit accumulator of {unit.acc} overflowed")
+            raise AccumulatorOverflow(f"output {t}: the {width}-bit accumulator of {unit.acc} overflowed")
         if status[t] == ST_OFF_GRID:
-            raise ValueError(f"output {t}: a term is not a multiple of the register's quantum 2**-{model[6]} "
+            raise ValueError(f"output {t}: a term is not a multiple of the register's quantum 2**-{frac} "
                              f"({unit.acc}); give KulischAcc a larger frac_bits")
     return out.astype(unit.out.code_dtype)
 

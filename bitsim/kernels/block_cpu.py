@@ -27,8 +27,6 @@ R_LEN = 10
 PROFILE_EXACT = 0
 PROFILE_QPYTORCH_BFP = 1
 
-MX_BLOCK = 32          # the OCP MX block length, compiled as a constant trip count
-
 STATUS_OK = 0
 STATUS_NONFINITE = 1   # inf/NaN in the block and no NaN scale
 STATUS_SCALE_OVERFLOW = 2
@@ -141,8 +139,6 @@ def block_encode_array(src, run_len, starts, lengths, src_p, elem_p, rule, plan,
             if amax >= uint64(src_p[P_INF]):
                 for i in range(lo, lo + n):
                     codes[i] = 0
-            elif fast and mode == RM_RNE and n == MX_BLOCK:   # a constant trip count: no loop remainder
-                _fast_run(src, lo, MX_BLOCK, k0, plan, bias, RM_RNE, False, rand, key, offset, sr_bits, codes)
             elif fast and mode == RM_RNE:
                 _fast_run(src, lo, n, k0, plan, bias, RM_RNE, False, rand, key, offset, sr_bits, codes)
             elif fast:

@@ -43,6 +43,14 @@ def convert_array(src, src_p, dst_p, mode, sr_bits, seed, stream, offset, rand, 
             flags[i] = f
 
 
+@numba.njit(parallel=True, nogil=True, cache=True)
+def counter_bits_array(seed, stream, offset, bits, out):  # pragma: no cover - compiled
+    """out[i] = the generator's ``bits`` random bits for counter offset + i (what SR draws for element i)."""
+    key = stream_key(uint64(seed), uint64(stream))
+    for i in prange(out.shape[0]):
+        out[i] = random_bits(key, int64(offset) + i, bits)
+
+
 encode_fast = _C.encode_fast
 FAST_CHUNK = 1 << 14
 

@@ -12,13 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from bitsim.accum.models import ChunkedAcc, FloatAcc, IntAcc, KulischAcc, kulisch_layout
+from bitsim.accum.models import AccumulatorOverflow, ChunkedAcc, FloatAcc, IntAcc, KulischAcc, kulisch_layout
 from bitsim.formats.spec import FixedFormat
 from bitsim.ref.values import INF, NAN, SNAN, classify, round_value
-
-
-class AccumulatorOverflow(ValueError):
-    """A Kulisch register configured with overflow="raise" overflowed."""
 
 
 @dataclass(frozen=True)
