@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from bitsim.backend import is_device_array
+
 
 def code_array(codes, fmt, name: str = "codes") -> np.ndarray:
     """Check an array of code words of ``fmt`` (integer dtype, every value in 0..2**bits-1); returns it
-    contiguous, signed input cast to the format's code dtype."""
+    contiguous, signed input cast to the format's code dtype. Device arrays stay on the device."""
+    if is_device_array(codes):
+        return device_code_array(codes, fmt, name)
     arr = codes if isinstance(codes, np.ndarray) else np.asarray(codes)
     if arr.dtype.kind not in "ui":
         raise TypeError(f"{name} must be an integer array of code words; got dtype {arr.dtype}")
@@ -24,8 +28,33 @@ def code_array(codes, fmt, name: str = "codes") -> np.ndarray:
 def operand_codes(x, fmt, name: str, hint: str = "") -> np.ndarray:
     """``code_array`` for an operand of an arithmetic function: an unsigned array must already have
     the format's code dtype (a uint16 array for an 8-bit format is a mistake, not a cast)."""
-    arr = x if isinstance(x, np.ndarray) else np.asarray(x)
+    if is_device_array(x):
+        arr = as_device(x)
+    else:
+        arr = x if isinstance(x, np.ndarray) else np.asarray(x)
     if arr.dtype.kind == "u" and arr.dtype.itemsize != fmt.code_dtype.itemsize:
         raise TypeError(f"{name} has dtype {arr.dtype} but its format {fmt} has {fmt.bits}-bit codes "
                         f"({fmt.code_dtype}){hint}")
     return code_array(arr, fmt, name)
+
+
+def as_device(x):
+    """A Numba device-array view of a device array (CuPy, PyTorch, Numba), C-contiguous, no copy."""
+    from numba import cuda
+    arr = x if not hasattr(x, "__cuda_array_interface__") else cuda.as_cuda_array(x)   # the simulator's as is
+    if not arr.is_c_contiguous():
+        raise ValueError(f"device arrays must be C-contiguous; got strides {arr.strides} for shape {arr.shape} "
+                         "(make a contiguous copy on the device first)")
+    return arr
+
+
+def device_code_array(codes, fmt, name: str = "codes"):
+    """``code_array`` for a device array: an unsigned integer dtype, every value checked on the GPU."""
+    from bitsim.kernels.cuda_run import device_max
+    arr = as_device(codes)
+    if arr.dtype.kind != "u":
+        raise TypeError(f"{name} must be an unsigned integer device array of code words; got dtype {arr.dtype}")
+    hi = device_max(arr.reshape(-1))
+    if hi >> fmt.bits:
+        raise ValueError(f"{name}: value {hi:#x} does not fit the {fmt.bits}-bit format {fmt}")
+    return arr

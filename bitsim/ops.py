@@ -34,6 +34,7 @@ from bitsim.core.compare import (
     CMP_EQ, CMP_LE, CMP_LT, SEL_MAXIMUM, SEL_MAXIMUM_NUMBER, SEL_MINIMUM, SEL_MINIMUM_NUMBER,
 )
 from bitsim.formats import FloatFormat, format as as_format
+from bitsim.backend import choose, empty_like_input, is_device_array
 from bitsim.kernels import cpu
 from bitsim.quantize import convert as _convert
 from bitsim.rounding import check_tininess, mode_code, stochastic_args
@@ -63,8 +64,9 @@ def _operand_formats(in_formats, fmt: FloatFormat, count: int) -> tuple:
     return tuple(_float_format(f, f"in_formats[{i}]") for i, f in enumerate(in_formats))
 
 
-def _arith(op, operands, fmt, rounding, in_formats, sr_bits, seed, stream, offset, rand, tininess):
+def _arith(op, operands, fmt, rounding, in_formats, sr_bits, seed, stream, offset, rand, tininess, backend):
     out_fmt = _float_format(fmt, "fmt")
+    backend = choose(backend, *operands)
     formats = _operand_formats(in_formats, out_fmt, len(operands))
     names = "abc"
     arrays = [_operand(x, f, names[i]) for i, (x, f) in enumerate(zip(operands, formats))]
@@ -80,6 +82,9 @@ def _arith(op, operands, fmt, rounding, in_formats, sr_bits, seed, stream, offse
     if rounding == "sr" and sr_bits > SR_HEADROOM - out_fmt.man_bits:
         raise ValueError(f"sr_bits={sr_bits} is too many for {out_fmt} in bitsim.ops: at most "
                          f"{SR_HEADROOM - out_fmt.man_bits} (= {SR_HEADROOM} - man_bits) exact bits are kept")
+    if backend == "cuda":
+        return _arith_cuda(op, arrays, formats, out_fmt, shape, mode, sr_bits, seed, stream, offset, rand_flat,
+                           tiny_before)
     flat = [np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1) for a in arrays]
     if len(formats) <= 2 and sum(f.bits for f in formats) <= TABLE_BITS and rounding != "sr":
         table, table_flags = _table(op, formats, out_fmt, mode, tiny_before)
@@ -102,6 +107,32 @@ def _arith(op, operands, fmt, rounding, in_formats, sr_bits, seed, stream, offse
     flags = np.empty(n, dtype=np.uint8)
     cpu.arith_array(op, flat[0], params[0], flat[1], params[1], flat[2], params[2], out_fmt.params, mode,
                     sr_bits, seed, stream, offset, rand_flat, tiny_before, out, flags)
+    return out.reshape(shape), flags.reshape(shape)
+
+
+def _flat_operand(a, shape, name):
+    """An operand of the GPU kernels: flat, of the result's size or a single element."""
+    if a.size == 1 or tuple(a.shape) == tuple(shape):
+        return a.reshape(-1) if is_device_array(a) else np.ascontiguousarray(a).reshape(-1)
+    if is_device_array(a):
+        raise ValueError(f"{name}: a device operand of shape {tuple(a.shape)} must have the result's shape {shape} "
+                         "or a single element (broadcast it on the device first)")
+    return np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1)
+
+
+def _arith_cuda(op, arrays, formats, out_fmt, shape, mode, sr_bits, seed, stream, offset, rand_flat, tiny_before):
+    """The elementwise op on the GPU: the core per element (the CPU's lookup tables hold the same codes)."""
+    flat = [_flat_operand(a, shape, "abc"[i]) for i, a in enumerate(arrays)]
+    while len(flat) < 3:
+        flat.append(np.zeros(1, dtype=np.uint8))
+    params = [f.params for f in formats] + [formats[0].params] * (3 - len(formats))
+    n = int(np.prod(shape, dtype=np.int64))
+    empty = empty_like_input(next((a for a in arrays if is_device_array(a)), arrays[0]))
+    out = empty(n, dtype=out_fmt.code_dtype)
+    flags = empty(n, dtype=np.uint8)
+    from bitsim.kernels import cuda_run
+    cuda_run.arith_array(op, flat[0], params[0], flat[1], params[1], flat[2], params[2], out_fmt.params, mode,
+                         sr_bits, seed, stream, offset, rand_flat, tiny_before, out, flags)
     return out.reshape(shape), flags.reshape(shape)
 
 
@@ -162,40 +193,40 @@ def _fma_by_tables(flat, plan, fo, shape):
 
 
 def add(a, b, fmt, rounding="rne", *, in_formats=None, sr_bits=None, seed=None, stream=0, offset=0,
-        rand=None, tininess="after"):
+        rand=None, tininess="after", backend=None):
     """a + b rounded to ``fmt``; returns (codes, flags)."""
-    return _arith(OP_ADD, (a, b), fmt, rounding, in_formats, sr_bits, seed, stream, offset, rand, tininess)
+    return _arith(OP_ADD, (a, b), fmt, rounding, in_formats, sr_bits, seed, stream, offset, rand, tininess, backend)
 
 
 def sub(a, b, fmt, rounding="rne", *, in_formats=None, sr_bits=None, seed=None, stream=0, offset=0,
-        rand=None, tininess="after"):
+        rand=None, tininess="after", backend=None):
     """a - b rounded to ``fmt``; returns (codes, flags)."""
-    return _arith(OP_SUB, (a, b), fmt, rounding, in_formats, sr_bits, seed, stream, offset, rand, tininess)
+    return _arith(OP_SUB, (a, b), fmt, rounding, in_formats, sr_bits, seed, stream, offset, rand, tininess, backend)
 
 
 def mul(a, b, fmt, rounding="rne", *, in_formats=None, sr_bits=None, seed=None, stream=0, offset=0,
-        rand=None, tininess="after"):
+        rand=None, tininess="after", backend=None):
     """a * b rounded to ``fmt``; returns (codes, flags)."""
-    return _arith(OP_MUL, (a, b), fmt, rounding, in_formats, sr_bits, seed, stream, offset, rand, tininess)
+    return _arith(OP_MUL, (a, b), fmt, rounding, in_formats, sr_bits, seed, stream, offset, rand, tininess, backend)
 
 
 def div(a, b, fmt, rounding="rne", *, in_formats=None, sr_bits=None, seed=None, stream=0, offset=0,
-        rand=None, tininess="after"):
+        rand=None, tininess="after", backend=None):
     """a / b rounded to ``fmt``; returns (codes, flags). x / 0 raises the infinite flag."""
-    return _arith(OP_DIV, (a, b), fmt, rounding, in_formats, sr_bits, seed, stream, offset, rand, tininess)
+    return _arith(OP_DIV, (a, b), fmt, rounding, in_formats, sr_bits, seed, stream, offset, rand, tininess, backend)
 
 
 def sqrt(a, fmt, rounding="rne", *, in_formats=None, sr_bits=None, seed=None, stream=0, offset=0,
-         rand=None, tininess="after"):
+         rand=None, tininess="after", backend=None):
     """Square root of a rounded to ``fmt``; returns (codes, flags). in_formats is a 1-tuple."""
-    return _arith(OP_SQRT, (a,), fmt, rounding, in_formats, sr_bits, seed, stream, offset, rand, tininess)
+    return _arith(OP_SQRT, (a,), fmt, rounding, in_formats, sr_bits, seed, stream, offset, rand, tininess, backend)
 
 
 def fma(a, b, c, fmt, rounding="rne", *, in_formats=None, sr_bits=None, seed=None, stream=0, offset=0,
-        rand=None, tininess="after"):
+        rand=None, tininess="after", backend=None):
     """a * b + c with a single rounding to ``fmt``; returns (codes, flags)."""
     return _arith(OP_FMA, (a, b, c), fmt, rounding, in_formats, sr_bits, seed, stream, offset, rand,
-                  tininess)
+                  tininess, backend)
 
 
 def convert(codes, src, dst, rounding="rne", **kwargs):
@@ -232,9 +263,12 @@ def abs(a, fmt) -> np.ndarray:  # noqa: A001 - mirrors numpy.abs
     return out.astype(fmt.code_dtype)
 
 
-def _select(op, a, b, fmt):
+def _select(op, a, b, fmt, backend):
     fmt = _float_format(fmt, "fmt")
+    backend = choose(backend, a, b)
     a, b = _operand(a, fmt, "a"), _operand(b, fmt, "b")
+    if backend == "cuda":
+        return _select_cuda(op, a, b, fmt)
     try:
         a, b = np.broadcast_arrays(a, b)
     except ValueError:
@@ -247,22 +281,44 @@ def _select(op, a, b, fmt):
     return out.reshape(shape), flags.reshape(shape)
 
 
-def eq(a, b, fmt):
+def _select_cuda(op, a, b, fmt):
+    from bitsim.kernels import cuda_run
+    try:
+        shape = np.broadcast_shapes(tuple(a.shape), tuple(b.shape))
+    except ValueError:
+        raise ValueError(f"operand shapes do not broadcast: a{tuple(a.shape)}, b{tuple(b.shape)}") from None
+    fa, fb = _flat_operand(a, shape, "a"), _flat_operand(b, shape, "b")
+    n = int(np.prod(shape, dtype=np.int64))
+    empty = empty_like_input(a if is_device_array(a) else b)
+    out = empty(n, dtype=fmt.code_dtype if op >= SEL_MINIMUM else np.uint8)
+    flags = empty(n, dtype=np.uint8)
+    cuda_run.compare_array(op, fa, fb, fmt.params, out, flags)
+    if op < SEL_MINIMUM:
+        out = out.view(np.bool_)
+    return out.reshape(shape), flags.reshape(shape)
+
+
+def _as_bool(out):
+    """Comparison results as booleans (device results already are)."""
+    return out if is_device_array(out) else out.astype(bool)
+
+
+def eq(a, b, fmt, *, backend=None):
     """a == b (quiet: invalid only for a signaling NaN); returns (bool array, flags)."""
-    out, flags = _select(CMP_EQ, a, b, fmt)
-    return out.astype(bool), flags
+    out, flags = _select(CMP_EQ, a, b, fmt, backend)
+    return _as_bool(out), flags
 
 
-def lt(a, b, fmt):
+def lt(a, b, fmt, *, backend=None):
     """a < b (signaling: invalid for any NaN); returns (bool array, flags)."""
-    out, flags = _select(CMP_LT, a, b, fmt)
-    return out.astype(bool), flags
+    out, flags = _select(CMP_LT, a, b, fmt, backend)
+    return _as_bool(out), flags
 
 
-def le(a, b, fmt):
+def le(a, b, fmt, *, backend=None):
     """a <= b (signaling: invalid for any NaN); returns (bool array, flags)."""
-    out, flags = _select(CMP_LE, a, b, fmt)
-    return out.astype(bool), flags
+    out, flags = _select(CMP_LE, a, b, fmt, backend)
+    return _as_bool(out), flags
 
 
 _NAN_POLICIES = {"propagate": (SEL_MINIMUM, SEL_MAXIMUM), "ignore": (SEL_MINIMUM_NUMBER, SEL_MAXIMUM_NUMBER)}
@@ -275,14 +331,14 @@ def _nan_policy(nan: str) -> tuple:
     return _NAN_POLICIES[nan]
 
 
-def min(a, b, fmt, *, nan="propagate"):  # noqa: A001 - mirrors numpy.min
+def min(a, b, fmt, *, nan="propagate", backend=None):  # noqa: A001 - mirrors numpy.min
     """The smaller of a and b (-0 < +0); returns (codes, flags). nan: "propagate" or "ignore"."""
-    return _select(_nan_policy(nan)[0], a, b, fmt)
+    return _select(_nan_policy(nan)[0], a, b, fmt, backend)
 
 
-def max(a, b, fmt, *, nan="propagate"):  # noqa: A001 - mirrors numpy.max
+def max(a, b, fmt, *, nan="propagate", backend=None):  # noqa: A001 - mirrors numpy.max
     """The larger of a and b (-0 < +0); returns (codes, flags). nan: "propagate" or "ignore"."""
-    return _select(_nan_policy(nan)[1], a, b, fmt)
+    return _select(_nan_policy(nan)[1], a, b, fmt, backend)
 
 
 __all__ = ["add", "sub", "mul", "div", "sqrt", "fma", "convert", "neg", "abs", "eq", "lt", "le", "min", "max"]

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from bitsim.arrays import code_array
+from bitsim.arrays import as_device, code_array
+from bitsim.backend import choose, empty_like_input, is_device_array, kernels
 from bitsim.core.params import FLAG_INEXACT, FLAG_OVERFLOW, FLAG_UNDERFLOW
 from bitsim.formats import FloatFormat, format as as_format
 from bitsim.formats.catalog import lookup
-from bitsim.kernels import cpu
 from bitsim.kernels.plans import fast_encode_plan
 from bitsim.rounding import check_tininess, mode_code, stochastic_args
 
@@ -24,36 +24,43 @@ _FLOAT_SOURCES = {np.dtype(np.float16): FP16, np.dtype(np.float32): FP32, np.dty
 
 
 def _float_input(x) -> tuple[np.ndarray, FloatFormat]:
-    """A float array as its IEEE code view, with the matching format."""
-    arr = x if isinstance(x, np.ndarray) else np.asarray(x)
+    """A float array (host or device) as its IEEE code view, with the matching format."""
+    if is_device_array(x):
+        arr = as_device(x)
+    else:
+        arr = x if isinstance(x, np.ndarray) else np.asarray(x)
     if arr.dtype not in _FLOAT_SOURCES:
         raise TypeError(f"x must be a float16, float32 or float64 array; got dtype {arr.dtype} "
                         "(convert integers explicitly, e.g. np.asarray(x, dtype=np.float64))")
     src = _FLOAT_SOURCES[arr.dtype]
+    if is_device_array(arr):
+        return arr.view(src.code_dtype), src
     return np.ascontiguousarray(arr).view(src.code_dtype), src
 
 
-def _run(src_codes, src, dst, rounding, sr_bits, seed, stream, offset, rand, tininess, want_flags):
-    """Convert a validated code array of ``src`` to ``dst``; returns (codes, flags or None)."""
+def _run(src_codes, src, dst, rounding, sr_bits, seed, stream, offset, rand, tininess, want_flags, backend):
+    """Convert a validated code array of ``src`` to ``dst`` on ``backend``; returns (codes, flags or None)."""
     mode = mode_code(rounding)
     tiny_before = check_tininess(tininess)
     sr_bits, seed, stream, offset, rand_flat = stochastic_args(
         rounding, sr_bits, seed, stream, offset, rand, src_codes.shape)
+    K = kernels(backend)
+    empty = empty_like_input(src_codes)
     flat = src_codes.reshape(-1)
-    out = np.empty(flat.shape, dtype=dst.code_dtype)
+    out = empty(flat.shape[0], dtype=dst.code_dtype)
     plan = None if want_flags else fast_encode_plan(src, dst, mode)
     if plan is not None:
-        cpu.encode_fast_array(flat, plan, mode, sr_bits, seed, stream, offset, rand_flat, out)
+        K.encode_fast_array(flat, plan, mode, sr_bits, seed, stream, offset, rand_flat, out)
         return out.reshape(src_codes.shape), None
-    flags = np.empty(flat.shape if want_flags else 0, dtype=np.uint8)
-    cpu.convert_array(flat, src.params, dst.params, mode, sr_bits, seed, stream, offset, rand_flat,
+    flags = empty(flat.shape[0] if want_flags else 0, dtype=np.uint8)
+    K.convert_array(flat, src.params, dst.params, mode, sr_bits, seed, stream, offset, rand_flat,
                       tiny_before, out, flags)
     out = out.reshape(src_codes.shape)
     return out, (flags.reshape(src_codes.shape) if want_flags else None)
 
 
 def encode(x, fmt, rounding=None, *, sr_bits=None, seed=None, stream=0, offset=0, rand=None,
-           tininess="after", return_flags=False):
+           tininess="after", return_flags=False, backend=None):
     """Round float values to code words of ``fmt``.
 
     Args:
@@ -68,6 +75,8 @@ def encode(x, fmt, rounding=None, *, sr_bits=None, seed=None, stream=0, offset=0
         tininess: "after" (default) or "before" rounding, for the underflow flag.
         return_flags: also return per-element flags (uint8; 1 inexact, 2 underflow, 4 overflow,
             8 infinite, 16 invalid).
+        backend: "cpu" | "cuda" | None (see ``bitsim.backend``: device-array inputs run on the GPU
+            and give device arrays).
 
     Returns:
         codes (uint8/16/32/64 array of x's shape), or (codes, flags) with ``return_flags``; for a block
@@ -78,26 +87,31 @@ def encode(x, fmt, rounding=None, *, sr_bits=None, seed=None, stream=0, offset=0
         if return_flags or tininess != "after":
             raise ValueError(f"encode into the block format {dst}: return_flags and tininess are not supported")
         from bitsim.blocks.codec import encode as encode_block
-        return encode_block(x, dst, rounding, sr_bits=sr_bits, seed=seed, stream=stream, offset=offset, rand=rand)
+        return encode_block(x, dst, rounding, sr_bits=sr_bits, seed=seed, stream=stream, offset=offset, rand=rand,
+                            backend=backend)
     rounding = "rne" if rounding is None else rounding
+    backend = choose(backend, x)
     src_codes, src = _float_input(x)
-    out, flags = _run(src_codes, src, dst, rounding, sr_bits, seed, stream, offset, rand, tininess, return_flags)
+    out, flags = _run(src_codes, src, dst, rounding, sr_bits, seed, stream, offset, rand, tininess, return_flags,
+                      backend)
     return (out, flags) if return_flags else out
 
 
 def convert(codes, src, dst, rounding="rne", *, sr_bits=None, seed=None, stream=0, offset=0, rand=None,
-            tininess="after", return_flags=False):
+            tininess="after", return_flags=False, backend=None):
     """Convert code words of format ``src`` to format ``dst``, correctly rounded (one rounding).
 
     Arguments as for ``encode``; ``codes`` is an integer array with every value below 2**src.bits.
     """
     src, dst = as_format(src), as_format(dst)
+    backend = choose(backend, codes)
     src_codes = code_array(codes, src)
-    out, flags = _run(src_codes, src, dst, rounding, sr_bits, seed, stream, offset, rand, tininess, return_flags)
+    out, flags = _run(src_codes, src, dst, rounding, sr_bits, seed, stream, offset, rand, tininess, return_flags,
+                      backend)
     return (out, flags) if return_flags else out
 
 
-def decode(codes, fmt=None) -> np.ndarray:
+def decode(codes, fmt=None, *, backend=None) -> np.ndarray:
     """Exact float64 values of code words (NaN codes give NaN, infinities give +-inf), or of a
     ``BlockTensor`` (``fmt`` then omitted).
 
@@ -106,12 +120,17 @@ def decode(codes, fmt=None) -> np.ndarray:
     """
     if _is_block(codes):
         from bitsim.blocks.codec import decode as decode_block
-        return decode_block(codes)
+        return decode_block(codes, backend=backend)
     if fmt is None:
         raise TypeError("decode(codes, fmt): fmt is required for code arrays")
     fmt = as_format(fmt)
+    backend = choose(backend, codes)
     src_codes = code_array(codes, fmt)
-    out, flags = _run(src_codes, fmt, FP64, "rne", None, None, 0, 0, None, "after", True)
+    out, flags = _run(src_codes, fmt, FP64, "rne", None, None, 0, 0, None, "after", True, backend)
+    if is_device_array(flags):
+        if _device_or(flags.reshape(-1)) & (FLAG_INEXACT | FLAG_OVERFLOW | FLAG_UNDERFLOW):
+            raise ValueError(f"decode: a code of {fmt} is not exactly representable in float64")
+        return out.view(np.float64)
     bad = (flags & (FLAG_INEXACT | FLAG_OVERFLOW | FLAG_UNDERFLOW)) != 0
     if bad.any():
         idx = np.flatnonzero(bad.reshape(-1))[0]
@@ -124,8 +143,14 @@ def quantize(x, fmt, rounding=None, **kwargs) -> np.ndarray:
     """``decode(encode(x, fmt, rounding, ...), fmt)``: the rounded values as exact float64."""
     kwargs.pop("return_flags", None)
     fmt = as_format(fmt)
+    backend = kwargs.get("backend")
     encoded = encode(x, fmt, rounding, **kwargs)
-    return decode(encoded) if _is_block(fmt) else decode(encoded, fmt)
+    return decode(encoded, backend=backend) if _is_block(fmt) else decode(encoded, fmt, backend=backend)
+
+
+def _device_or(flags) -> int:
+    from bitsim.kernels.cuda_run import device_or
+    return device_or(flags)
 
 
 def _is_block(obj) -> bool:

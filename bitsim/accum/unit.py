@@ -18,7 +18,9 @@ from bitsim.accum.presets import PRESETS, TensorCoreUnit
 from bitsim.arrays import operand_codes
 from bitsim.core.accum import REG_OVF_RAISE, REG_OVF_SATURATE, REG_OVF_WRAP, ST_OFF_GRID, ST_OVERFLOW
 from bitsim.formats import FixedFormat, FloatFormat, format as as_format
-from bitsim.kernels import dot_cpu as K
+from bitsim.backend import choose, empty_like_input, is_device_array
+from bitsim.core.dot import MODEL_CHUNKED, MODEL_FLOAT, MODEL_REGISTER
+from bitsim.kernels import dot_cpu
 from bitsim.rounding import DETERMINISTIC_MODES, mode_code
 
 MAX_REGISTER_BITS = 127
@@ -94,35 +96,68 @@ def _kernel_model(unit: DotUnit, length: int, with_c: bool):
         if acc.order != "sequential":
             raise ValueError("FloatAcc(order='pairwise') is modelled in bitsim.ref.accum only; the kernels "
                              "accumulate sequentially")
-        return K.MODEL_FLOAT, acc.fmt.params, mode_code(acc.rounding), dummy, 0, 1, 0, 0, 0
+        return MODEL_FLOAT, acc.fmt.params, mode_code(acc.rounding), dummy, 0, 1, 0, 0, 0
     if isinstance(acc, ChunkedAcc):
         for part in (acc.inner, acc.outer):
             if part.order != "sequential":
                 raise ValueError("ChunkedAcc: inner and outer accumulate sequentially in the kernels")
-        return (K.MODEL_CHUNKED, acc.outer.fmt.params, mode_code(acc.outer.rounding), acc.inner.fmt.params,
+        return (MODEL_CHUNKED, acc.outer.fmt.params, mode_code(acc.outer.rounding), acc.inner.fmt.params,
                 mode_code(acc.inner.rounding), acc.chunk, 0, 0, 0)
     frac, width = unit.register(length, with_c)
-    return K.MODEL_REGISTER, dummy, 0, dummy, 0, 1, frac, width, _REGISTER_OVERFLOW[acc.overflow]
+    return MODEL_REGISTER, dummy, 0, dummy, 0, 1, frac, width, _REGISTER_OVERFLOW[acc.overflow]
 
 
-def _run(A, BT, rowwise, c, unit: DotUnit, n_out):
+def _run(A, B, rowwise, c, unit: DotUnit, n_out, backend):
+    """Outputs of ``unit`` on ``backend``: B holds rows (n, K) when ``rowwise``, else B is (K, N)."""
     use_c = c is not None
     model = _kernel_model(unit, A.shape[1], use_c)
     frac, width = model[6], model[7]
-    C = c.reshape(-1).astype(np.uint64) if use_c else np.zeros(1, np.uint64)
-    out = np.empty(n_out, dtype=np.uint64)           # one compiled signature for every output format
-    flags = np.empty(n_out, dtype=np.uint8)
-    status = np.zeros(n_out, dtype=np.int8)
-    K.dot_array(A.astype(np.uint64), BT.astype(np.uint64), rowwise, C, use_c, unit.a.params, unit.b.params,
-                unit.c.params, *model, unit.out.params, mode_code(unit.out_rounding), out, flags, status)
-    if status.any():
+    args = (unit.a.params, unit.b.params, unit.c.params, *model, unit.out.params, mode_code(unit.out_rounding))
+    if backend == "cuda":
+        code, status = _run_cuda(A, B, rowwise, c, args, n_out)
+    else:
+        BT = B if rowwise else np.ascontiguousarray(B.T)
+        C = c.reshape(-1).astype(np.uint64) if use_c else np.zeros(1, np.uint64)
+        code = np.empty(n_out, dtype=np.uint64)           # one compiled signature for every output format
+        flags = np.empty(n_out, dtype=np.uint8)
+        status = np.zeros(n_out, dtype=np.uint8)
+        dot_cpu.dot_array(A.astype(np.uint64), BT.astype(np.uint64), rowwise, C, use_c, *args, code, flags, status)
+    if status is not None and status.any():
         t = int(np.flatnonzero(status)[0])
         if status[t] == ST_OVERFLOW:
             raise AccumulatorOverflow(f"output {t}: the {width}-bit accumulator of {unit.acc} overflowed")
         if status[t] == ST_OFF_GRID:
             raise ValueError(f"output {t}: a term is not a multiple of the register's quantum 2**-{frac} "
                              f"({unit.acc}); give KulischAcc a larger frac_bits")
-    return out.astype(unit.out.code_dtype)
+    if is_device_array(code):
+        return _device_astype(code, unit.out.code_dtype)
+    return code.astype(unit.out.code_dtype)
+
+
+def _run_cuda(A, B, rowwise, c, args, n_out):
+    """(codes, status on the host or None if all clear) from the GPU kernels; device inputs stay there."""
+    from bitsim.kernels import cuda_run
+    on_device = any(is_device_array(x) for x in (A, B, c))
+    host = not on_device
+    if host:                                           # one compiled signature for host inputs
+        A, B = A.astype(np.uint64), B.astype(np.uint64)
+    use_c = c is not None
+    C = (c.reshape(-1) if is_device_array(c) else np.ascontiguousarray(c).reshape(-1).astype(np.uint64)) if use_c \
+        else np.zeros(1, np.uint64)
+    empty = empty_like_input(A if on_device else np.empty(0))
+    code = empty(n_out, dtype=np.uint64)
+    flags = empty(n_out, dtype=np.uint8)
+    status = cuda_run.zeros_like_input(n_out, np.uint8, on_device)
+    cuda_run.dot_array(A, B, rowwise, C, use_c, *args, code, flags, status)
+    if on_device:
+        status = status.copy_to_host() if cuda_run.device_max(status) else None
+    return code, status
+
+
+def _device_astype(code, dtype):
+    """A uint64 device array of codes narrowed to ``dtype`` on the GPU."""
+    from bitsim.kernels import cuda_run
+    return cuda_run.narrow_codes(code, dtype)
 
 
 def _rows(x, fmt, name, ndim=2):
@@ -132,42 +167,55 @@ def _rows(x, fmt, name, ndim=2):
     return arr
 
 
-def dot(A, B, unit, c=None):
-    """Row-wise dot products d[i] = c[i] + sum_k A[i, k] * B[i, k] through ``unit`` (A, B: (n, K) codes)."""
+def dot(A, B, unit, c=None, *, backend=None):
+    """Row-wise dot products d[i] = c[i] + sum_k A[i, k] * B[i, k] through ``unit`` (A, B: (n, K) codes).
+
+    ``backend``: "cpu" | "cuda" | None (``bitsim.backend``; device arrays run on the GPU in place)."""
     unit = _resolve(unit)
+    backend = choose(backend, A, B, c)
     if isinstance(unit, TensorCoreUnit):
+        _host_only(unit, backend)
         return _fused(A, B, unit, c)
     if not isinstance(unit, DotUnit):
         raise TypeError(f"unit must be a DotUnit, a TensorCoreUnit or a preset name; got {type(unit).__name__}")
     A, B = _rows(A, unit.a, "A"), _rows(B, unit.b, "B")
-    if A.shape != B.shape:
-        raise ValueError(f"dot: A and B must have the same shape (n, K); got {A.shape} and {B.shape}")
+    if tuple(A.shape) != tuple(B.shape):
+        raise ValueError(f"dot: A and B must have the same shape (n, K); got {tuple(A.shape)} and {tuple(B.shape)}")
     c = None if c is None else _rows(c, unit.c, "c", ndim=1)
-    if c is not None and c.shape != (A.shape[0],):
-        raise ValueError(f"dot: c must have shape ({A.shape[0]},); got {c.shape}")
-    return _run(A, B, True, c, unit, A.shape[0])
+    if c is not None and tuple(c.shape) != (A.shape[0],):
+        raise ValueError(f"dot: c must have shape ({A.shape[0]},); got {tuple(c.shape)}")
+    return _run(A, B, True, c, unit, A.shape[0], backend)
 
 
-def matmul(A, B, unit, C=None):
+def matmul(A, B, unit, C=None, *, backend=None):
     """D = C + A @ B through ``unit``: A (M, K), B (K, N) codes, C (M, N); every D[i, j] accumulates
-    k = 0 .. K-1 in order."""
+    k = 0 .. K-1 in order. ``backend`` as for ``dot`` (the GPU kernel tiles A and B in shared memory;
+    the order of every output's products is the same)."""
     unit = _resolve(unit)
+    backend = choose(backend, A, B, C)
     fa = unit.fmt_in if isinstance(unit, TensorCoreUnit) else unit.a
     fb = unit.fmt_in if isinstance(unit, TensorCoreUnit) else unit.b
     A, B = _rows(A, fa, "A"), _rows(B, fb, "B")
     if A.shape[1] != B.shape[0]:
-        raise ValueError(f"matmul: A is {A.shape} and B is {B.shape}; A's columns must equal B's rows")
+        raise ValueError(f"matmul: A is {tuple(A.shape)} and B is {tuple(B.shape)}; A's columns must equal B's rows")
     M, N = A.shape[0], B.shape[1]
-    if C is not None and np.shape(C) != (M, N):
-        raise ValueError(f"matmul: C must have shape ({M}, {N}); got {np.shape(C)}")
+    if C is not None and tuple(np.shape(C) if not is_device_array(C) else C.shape) != (M, N):
+        raise ValueError(f"matmul: C must have shape ({M}, {N}); got {tuple(C.shape)}")
     if isinstance(unit, TensorCoreUnit):
+        _host_only(unit, backend)
         rows_a, rows_b = np.repeat(A, N, axis=0), np.tile(B.T, (M, 1))
         c = None if C is None else np.asarray(C).reshape(-1)
         return _fused(rows_a, rows_b, unit, c).reshape(M, N)
     if not isinstance(unit, DotUnit):
         raise TypeError(f"unit must be a DotUnit, a TensorCoreUnit or a preset name; got {type(unit).__name__}")
     C = None if C is None else _rows(C, unit.c, "C")
-    return _run(A, np.ascontiguousarray(B.T), False, C, unit, M * N).reshape(M, N)
+    return _run(A, B, False, C, unit, M * N, backend).reshape(M, N)
+
+
+def _host_only(unit, backend):
+    if backend != "cpu":
+        raise ValueError(f"{unit.name}: tensor-core (fused) units run on the CPU backend only so far; "
+                         "pass host arrays and backend='cpu'")
 
 
 def _fused(A, B, unit: TensorCoreUnit, c):

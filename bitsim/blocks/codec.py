@@ -8,8 +8,10 @@ from fractions import Fraction
 import numpy as np
 
 from bitsim.blocks.spec import BlockFormat, BlockTensor
-from bitsim.kernels import block_cpu as K
+from bitsim.core import block_encode as R
 from bitsim.core.fast_encode import FE_LEN
+from bitsim.arrays import as_device
+from bitsim.backend import choose, empty_like_input, is_device_array, kernels
 from bitsim.kernels.plans import fast_encode_plan
 from bitsim.quantize import _float_input, decode as decode_codes
 from bitsim.rounding import mode_code, stochastic_args
@@ -26,15 +28,15 @@ def _fraction_parts(q: Fraction) -> tuple[int, int]:
 def _rule(fmt: BlockFormat, use_fast: bool) -> tuple:
     ref_sig, ref_exp = _fraction_parts(fmt.scale_reference)
     x_min, x_max = fmt.scale_exponent_range
-    r = [0] * K.R_LEN
-    r[K.R_REF_SIG], r[K.R_REF_EXP] = ref_sig, ref_exp
-    r[K.R_SCALE_MODE] = mode_code(fmt.scale_rounding)
-    r[K.R_X_MIN], r[K.R_X_MAX] = x_min, x_max
-    r[K.R_SCALE_BIAS] = fmt.scale.bias
-    r[K.R_SCALE_NAN] = -1 if fmt.scale.nan_code is None else fmt.scale.nan_code
-    r[K.R_SATURATE] = int(fmt.scale.overflow == "saturate")
-    r[K.R_PROFILE] = K.PROFILE_QPYTORCH_BFP if fmt.profile == "qpytorch_bfp" else K.PROFILE_EXACT
-    r[K.R_USE_FAST] = int(use_fast)
+    r = [0] * R.R_LEN
+    r[R.R_REF_SIG], r[R.R_REF_EXP] = ref_sig, ref_exp
+    r[R.R_SCALE_MODE] = mode_code(fmt.scale_rounding)
+    r[R.R_X_MIN], r[R.R_X_MAX] = x_min, x_max
+    r[R.R_SCALE_BIAS] = fmt.scale.bias
+    r[R.R_SCALE_NAN] = -1 if fmt.scale.nan_code is None else fmt.scale.nan_code
+    r[R.R_SATURATE] = int(fmt.scale.overflow == "saturate")
+    r[R.R_PROFILE] = R.PROFILE_QPYTORCH_BFP if fmt.profile == "qpytorch_bfp" else R.PROFILE_EXACT
+    r[R.R_USE_FAST] = int(use_fast)
     return tuple(r)
 
 
@@ -52,17 +54,19 @@ def _check_profile_args(fmt: BlockFormat, rounding: str, sr_bits, src):
 
 
 def encode(x, fmt: BlockFormat, rounding: str | None = None, *, sr_bits=None, seed=None, stream=0, offset=0,
-           rand=None) -> BlockTensor:
+           rand=None, backend=None) -> BlockTensor:
     """Encode a float16/32/64 tensor into ``fmt``; returns a BlockTensor.
 
     ``rounding`` defaults to ``fmt.element_rounding``. Stochastic rounding: slot j of block b (blocks in
     the tiling's grid order, slots in tile order) uses counter ``offset + b * block_len + j``; an explicit
-    ``rand`` has x's shape (or broadcasts to it).
+    ``rand`` has x's shape (or broadcasts to it). ``backend`` as for ``bitsim.encode``: a device-array x
+    gives a BlockTensor whose codes and scales are device arrays.
     """
     if not isinstance(fmt, BlockFormat):
         raise TypeError(f"fmt must be a BlockFormat, got {type(fmt).__name__}")
     rounding = fmt.element_rounding if rounding is None else rounding
     mode = mode_code(rounding)
+    backend = choose(backend, x)
     src_codes, src = _float_input(x)
     sr_bits, seed, stream, offset, rand_flat = stochastic_args(rounding, sr_bits, seed, stream, offset, rand,
                                                                src_codes.shape)
@@ -70,13 +74,14 @@ def encode(x, fmt: BlockFormat, rounding: str | None = None, *, sr_bits=None, se
     layout = fmt.tiling.layout(src_codes.shape)
     run_len, starts, lengths = _runs(fmt.tiling, layout.shape)
     plan = fast_encode_plan(src, fmt.element, mode) if fmt.profile == "exact" else None
-    codes = np.empty(src_codes.size, dtype=fmt.element.code_dtype)
-    scales = np.empty(layout.n_blocks, dtype=fmt.scale.code_dtype)
+    empty = empty_like_input(src_codes)
+    codes = empty(src_codes.size, dtype=fmt.element.code_dtype)
+    scales = empty(layout.n_blocks, dtype=fmt.scale.code_dtype)
     status = np.zeros(layout.n_blocks, dtype=np.int8)
-    K.block_encode_array(src_codes.reshape(-1), run_len, starts, lengths, src.params,
-                         fmt.element.params, _rule(fmt, plan is not None),
-                         plan if plan is not None else (0,) * FE_LEN, mode, sr_bits, seed, stream, offset,
-                         rand_flat, codes, scales, status)
+    kernels(backend).block_encode_array(src_codes.reshape(-1), run_len, starts, lengths, src.params,
+                                        fmt.element.params, _rule(fmt, plan is not None),
+                                        plan if plan is not None else (0,) * FE_LEN, mode, sr_bits, seed, stream,
+                                        offset, rand_flat, codes, scales, status)
     _raise_on_status(status, fmt, layout)
     return BlockTensor(codes.reshape(layout.shape), scales.reshape(layout.scale_shape), layout.shape, fmt)
 
@@ -93,17 +98,24 @@ def _raise_on_status(status: np.ndarray, fmt: BlockFormat, layout):
         return
     b = int(bad[0])
     where = np.unravel_index(b, layout.scale_shape) if layout.scale_shape else ()
-    if status[b] == K.STATUS_NONFINITE:
+    if status[b] == R.STATUS_NONFINITE:
         raise ValueError(f"{fmt}: block {tuple(int(i) for i in where)} holds inf or NaN, and the scale format "
                          f"{fmt.scale} has no NaN to mark it")
     raise ValueError(f"{fmt}: block {tuple(int(i) for i in where)} needs a scale exponent above "
                      f"{fmt.scale_exponent_range[1]}, the largest the scale format {fmt.scale} holds")
 
 
-def decode(bt: BlockTensor) -> np.ndarray:
-    """Exact float64 values of a BlockTensor (NaN-scale blocks give NaN); ValueError if not representable."""
+def decode(bt: BlockTensor, *, backend=None) -> np.ndarray:
+    """Exact float64 values of a BlockTensor (NaN-scale blocks give NaN); ValueError if not representable.
+
+    Runs on the host: a BlockTensor held on the GPU is copied to the host first (``backend`` is checked,
+    not used).
+    """
     if not isinstance(bt, BlockTensor):
         raise TypeError(f"decode expects a BlockTensor, got {type(bt).__name__}")
+    choose(backend, bt.codes)
+    if is_device_array(bt.codes):
+        bt = BlockTensor(as_device(bt.codes).copy_to_host(), as_device(bt.scales).copy_to_host(), bt.shape, bt.format)
     fmt = bt.format
     layout = fmt.tiling.layout(bt.shape)
     if bt.codes.shape != tuple(bt.shape) or bt.scales.shape != layout.scale_shape:

@@ -10,9 +10,11 @@ directly with NumPy scalars.
 
 import types
 
-from bitsim.core import accum, arith, bits, block, compare, convert, fast_encode, rng, round, unpack, wide
+from bitsim.core import (
+    accum, arith, bits, block, block_encode, compare, convert, dot, fast_encode, rng, round, unpack, wide,
+)
 
-MODULES = (bits, wide, rng, round, unpack, convert, fast_encode, arith, compare, block, accum)
+MODULES = (bits, wide, rng, round, unpack, convert, fast_encode, arith, compare, block, block_encode, accum, dot)
 
 _BUILT = {}
 
@@ -35,7 +37,7 @@ def _decorator(target: str):
         return lambda fn: numba.njit(fn, nogil=True)
     if target == "cuda":
         from numba import cuda
-        return lambda fn: cuda.jit(device=True, inline="always")(fn)
+        return lambda fn: cuda.jit(device=True)(fn)     # NVVM inlines; Numba-level inlining takes minutes
     raise ValueError(f"target must be 'cpu' or 'cuda', got {target!r}")
 
 

@@ -18,7 +18,7 @@ from bitsim.core.unpack import CLS_FINITE, CLS_INF, CLS_SNAN, CLS_ZERO, unpack
 def pack_inf(sign, p, mode):
     """An infinite input converted to format ``p``."""
     if p[P_KIND] != KIND_FLOAT:
-        k = uint64(p[P_MAX_MAG]) if sign == 0 else uint64(p[P_MIN_INT])
+        k = uint64(p[P_MAX_MAG]) if sign == 0 else uint64(int64(p[P_MIN_INT]))   # two's complement bits
         return k & low_mask(p[P_BITS]), int64(FLAG_INVALID)
     if sign != 0 and p[P_SIGNED] == 0:
         return uint64(p[P_NAN]), int64(FLAG_INVALID)

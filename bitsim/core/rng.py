@@ -15,7 +15,9 @@ never depends on threads, chunking or device, and an array processed in pieces w
 offsets gives the same bits as processed whole.
 """
 
-from numba import uint64
+from numba import int64, uint64
+
+from bitsim.core.params import RM_SR
 
 MIX_C1 = 0xBF58476D1CE4E5B9
 MIX_C2 = 0x94D049BB133111EB
@@ -38,3 +40,17 @@ def random_bits(key, index, k):
     """Top k (1..64) bits of the output for element ``index`` of the stream with state ``key``."""
     word = mix64(key + (uint64(index) + uint64(1)) * uint64(GOLDEN))
     return word >> uint64(64 - k)
+
+
+def slot_rand(i, k, mode, use_rand, rand, key, offset, sr_bits):
+    """SR bits of the element at flat index i in slot k (= b * block_len + j): rand[i] or counter k."""
+    if mode != RM_SR:
+        return uint64(0)
+    if use_rand:
+        return uint64(rand[i])
+    return random_bits(key, int64(offset) + k, sr_bits)
+
+
+def element_rand(i, mode, use_rand, rand, key, offset, sr_bits):
+    """SR bits of element i of an elementwise result: ``rand[i]`` if given, else counter offset + i; 0 unless SR."""
+    return slot_rand(i, i, mode, use_rand, rand, key, offset, sr_bits)

@@ -169,7 +169,7 @@ def round_pack_fixed(sign, sig, exp, sticky, p, mode, rand, sr_bits):
     else:
         too_big = sig != uint64(0) and bit_length(sig) - shift > 64     # must fit uint64; limit checks the rest
         k = shift_left(sig, -shift)
-    limit = uint64(p[P_MAX_MAG]) if sign == 0 else uint64(0) - uint64(p[P_MIN_INT])
+    limit = uint64(p[P_MAX_MAG]) if sign == 0 else uint64(0) - uint64(int64(p[P_MIN_INT]))
     if too_big or k > limit:
         flags |= FLAG_OVERFLOW | FLAG_INEXACT
         if p[P_OVERFLOW] != OVF_WRAP:

@@ -14,16 +14,7 @@ _C = build("cpu")
 convert_one = _C.convert_one
 stream_key = _C.stream_key
 random_bits = _C.random_bits
-
-
-@numba.njit(nogil=True)
-def element_rand(i, mode, use_rand, rand, key, offset, sr_bits):  # pragma: no cover - compiled
-    """The SR bits of element i: ``rand[i]`` if given, else the generator's for counter offset + i; 0 unless SR."""
-    if mode != RM_SR:
-        return uint64(0)
-    if use_rand:
-        return uint64(rand[i])
-    return random_bits(key, int64(offset) + i, sr_bits)
+element_rand = _C.element_rand
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)

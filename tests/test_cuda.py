@@ -1,0 +1,223 @@
+"""CUDA backend: every kernel against the CPU kernels, code word for code word.
+
+In CI these run on Numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``, set in conftest before numba is
+imported), which executes the kernels' Python source thread by thread: the inputs stay tiny. On a
+machine with a GPU (``NUMBA_ENABLE_CUDASIM=0 pytest tests/test_cuda.py``) the same tests run the
+compiled kernels, and ``tests/long/verify_cuda.py`` checks parity on large inputs.
+"""
+
+import ast
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numba import config, cuda
+
+import bitsim
+from bitsim.accum import AccumulatorOverflow, ChunkedAcc, DotUnit, FloatAcc, IntAcc, KulischAcc
+from bitsim.blocks.catalog import lookup_block
+from bitsim.kernels import cuda as G
+from test_dot import adversarial_rows
+
+pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")   # simulator: numpy wraps
+
+F = {n: bitsim.format(n) for n in ("e4m3", "e5m2", "fp16", "bf16", "fp32", "e2m1")}
+MODES = ("rne", "rna", "rtz", "rup", "rdn", "rto", "sr")
+
+
+def host(x):
+    """A result as a NumPy array (device results are copied back)."""
+    return x.copy_to_host() if bitsim.backend.is_device_array(x) else x
+
+
+def boundary_values(fmt, n=24, seed=0):
+    """float64 values around fmt's edges: specials, +-0, subnormals, max, ties, plus a few randoms."""
+    tiny, top = float(fmt.smallest), float(fmt.max)
+    edge = [np.nan, np.inf, -np.inf, 0.0, -0.0, tiny, -tiny / 2, tiny * 1.5, top, -top, top * 1.0625, 1.0,
+            1.0 + 2.0 ** -(fmt.man_bits + 1), -(1.0 + 3 * 2.0 ** -(fmt.man_bits + 1))]
+    rng = np.random.default_rng(seed)
+    return np.array(edge + list(rng.standard_normal(n - len(edge)) * 4))
+
+
+def sr_args(mode):
+    return {"sr_bits": 10, "seed": 7, "offset": 3} if mode == "sr" else {}
+
+
+@pytest.mark.parametrize("name", ["e4m3", "e5m2fnuz", "bf16", "fp8_wang", "fixed8.4"])
+@pytest.mark.parametrize("mode", MODES)
+def test_encode_matches_cpu(name, mode):
+    fmt = bitsim.format(name)
+    x = boundary_values(fmt if isinstance(fmt, bitsim.FloatFormat) else F["e4m3"])
+    for src in (x.astype(np.float32), x):                              # fast path and generic convert
+        want, want_flags = bitsim.encode(src, fmt, mode, return_flags=True, **sr_args(mode))
+        got, got_flags = bitsim.encode(src, fmt, mode, return_flags=True, backend="cuda", **sr_args(mode))
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(got_flags, want_flags)
+        np.testing.assert_array_equal(bitsim.encode(src, fmt, mode, backend="cuda", **sr_args(mode)), want)
+
+
+def test_device_arrays_stay_on_the_device():
+    x = boundary_values(F["e4m3"]).astype(np.float32)
+    codes = bitsim.encode(cuda.to_device(x), "e4m3")
+    assert bitsim.backend.is_device_array(codes)
+    np.testing.assert_array_equal(host(codes), bitsim.encode(x, "e4m3"))
+    values = bitsim.decode(codes, "e4m3")
+    assert bitsim.backend.is_device_array(values)
+    np.testing.assert_array_equal(host(values).view(np.uint64), bitsim.decode(host(codes), "e4m3").view(np.uint64))
+    wide = bitsim.convert(codes, "e4m3", "fp16")
+    np.testing.assert_array_equal(host(wide), bitsim.convert(host(codes), "e4m3", "fp16"))
+
+
+def test_device_code_arrays_are_range_checked():
+    with pytest.raises(ValueError, match="does not fit the 6-bit"):
+        bitsim.convert(cuda.to_device(np.array([1, 64], np.uint8)), "e3m2", "fp16")
+    with pytest.raises(TypeError, match="unsigned integer device array"):
+        bitsim.convert(cuda.to_device(np.array([1, 2], np.int8)), "e4m3", "fp16")
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "div", "sqrt", "fma"])
+def test_ops_match_cpu(op):
+    fmt = F["e4m3"]
+    codes = bitsim.encode(boundary_values(fmt, 16), fmt)
+    a, b, c = codes, codes[::-1].copy(), np.roll(codes, 5)
+    args = {"sqrt": (a,), "fma": (a, b, c)}.get(op, (a, b))
+    fn = getattr(bitsim.ops, op)
+    want = fn(*args, fmt)                                   # the CPU answers narrow ops from lookup tables
+    got = fn(*args, fmt, backend="cuda")
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+
+
+def test_ops_with_stochastic_rounding_and_broadcast_match_cpu():
+    fmt = F["fp16"]
+    a = bitsim.encode(boundary_values(fmt, 16), fmt)
+    b = bitsim.encode(np.array([3.0]), fmt)
+    kw = {"in_formats": (fmt, fmt), "sr_bits": 13, "seed": 11}
+    want = bitsim.ops.mul(a, b, F["e5m2"], "sr", **kw)
+    got = bitsim.ops.mul(cuda.to_device(a), cuda.to_device(b), F["e5m2"], "sr", **kw)
+    np.testing.assert_array_equal(host(got[0]), want[0])
+    np.testing.assert_array_equal(host(got[1]), want[1])
+
+
+@pytest.mark.parametrize("op, kw", [("eq", {}), ("lt", {}), ("le", {}), ("min", {"nan": "propagate"}),
+                                    ("max", {"nan": "ignore"})])
+def test_compare_matches_cpu(op, kw):
+    fmt = F["bf16"]
+    a = bitsim.encode(boundary_values(fmt, 16), fmt)
+    b = a[::-1].copy()
+    want = getattr(bitsim.ops, op)(a, b, fmt, **kw)
+    got = getattr(bitsim.ops, op)(cuda.to_device(a), cuda.to_device(b), fmt, **kw)
+    np.testing.assert_array_equal(host(got[0]), want[0])
+    np.testing.assert_array_equal(host(got[1]), want[1])
+
+
+@pytest.mark.parametrize("fmt", [bitsim.format("mxfp8_e4m3"), bitsim.format("mxfp4_e2m1"),
+                                 lookup_block("bm8").activation, bitsim.format("bfp8_qpytorch")])
+@pytest.mark.parametrize("mode", ["default", "sr"])
+def test_block_encode_matches_cpu(fmt, mode):
+    rng = np.random.default_rng(1)
+    x = (rng.standard_normal((2, 64)) * 2.0 ** rng.integers(-8, 8, (2, 1))).astype(np.float32)
+    x[1, :32] = 0.0                                                     # a zero block
+    if mode == "sr":
+        sr_bits = 23 - fmt.element.bits if fmt.profile == "qpytorch_bfp" else 9
+        kw = {"rounding": "sr", "sr_bits": sr_bits, "seed": 5}
+    else:
+        kw = {}
+    want = bitsim.encode(x, fmt, **kw)
+    got = bitsim.encode(cuda.to_device(x), fmt, **kw)
+    np.testing.assert_array_equal(host(got.codes).reshape(want.codes.shape), want.codes)
+    np.testing.assert_array_equal(host(got.scales).reshape(want.scales.shape), want.scales)
+    np.testing.assert_array_equal(bitsim.decode(got).view(np.uint64), bitsim.decode(want).view(np.uint64))
+
+
+FP16, FP32, E4M3 = F["fp16"], F["fp32"], F["e4m3"]
+UNITS = {
+    "float": DotUnit(E4M3, E4M3, FloatAcc(FP16), FP16),
+    "chunked": DotUnit(E4M3, E4M3, ChunkedAcc(3, FloatAcc(FP16), FloatAcc(FP32, "rtz")), FP16),
+    "kulisch": DotUnit(E4M3, E4M3, KulischAcc(), FP32, c=FP16),
+    "wang": "wang_fp8",
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNITS))
+def test_matmul_and_dot_match_cpu(name):
+    unit = bitsim.unit(UNITS[name]) if isinstance(UNITS[name], str) else UNITS[name]
+    a, b = adversarial_rows(unit.a, 14, np.random.default_rng(2))
+    A, Bt = bitsim.encode(a[:5], unit.a), bitsim.encode(b[:3], unit.b)      # 5 x 14 @ 14 x 3: partial tiles
+    B = np.ascontiguousarray(Bt.T)
+    C = bitsim.encode(np.arange(15.0).reshape(5, 3) - 7, unit.c)
+    np.testing.assert_array_equal(bitsim.matmul(A, B, unit, C, backend="cuda"), bitsim.matmul(A, B, unit, C))
+    got = bitsim.matmul(cuda.to_device(A), cuda.to_device(B), unit)
+    np.testing.assert_array_equal(host(got), bitsim.matmul(A, B, unit))
+    A2, B2 = bitsim.encode(a, unit.a), bitsim.encode(b, unit.b)
+    np.testing.assert_array_equal(bitsim.dot(A2, B2, unit, backend="cuda"), bitsim.dot(A2, B2, unit))
+
+
+def test_integer_accumulator_wraps_and_overflow_is_reported_on_cuda():
+    int8 = bitsim.FixedFormat(8, 0)
+    wrap = DotUnit(int8, int8, IntAcc(16, "wrap"), bitsim.FixedFormat(16, 0, overflow="wrap", name="int16_wrap"))
+    A = np.full((2, 6), 0x80, np.uint8)                                    # (-128)**2 * 6 wraps a 16-bit register
+    np.testing.assert_array_equal(bitsim.dot(A, A, wrap, backend="cuda"), bitsim.dot(A, A, wrap))
+    raising = DotUnit(E4M3, E4M3, KulischAcc(width=12, overflow="raise"), FP32)
+    big = bitsim.encode(np.full((1, 4), 448.0), E4M3)
+    with pytest.raises(AccumulatorOverflow, match="12-bit accumulator"):
+        bitsim.dot(cuda.to_device(big), cuda.to_device(big), raising)
+
+
+def test_backend_selection_and_errors(monkeypatch):
+    x = np.array([1.5, -2.25], np.float32)
+    with bitsim.use_backend("cuda"):
+        assert bitsim.backend.choose(None, x) == "cuda"
+        np.testing.assert_array_equal(bitsim.encode(x, "e4m3"), bitsim.encode(x, "e4m3", backend="cpu"))
+    assert bitsim.backend.choose(None, x) == "cpu"
+    assert bitsim.backend.choose(None, cuda.to_device(x)) == "cuda"
+    with pytest.raises(ValueError, match="backend must be one of 'cpu', 'cuda'; got 'gpu'"):
+        bitsim.encode(x, "e4m3", backend="gpu")
+    with pytest.raises(ValueError, match="an input is a CUDA device array"):
+        bitsim.encode(cuda.to_device(x), "e4m3", backend="cpu")
+    with pytest.raises(ValueError, match="tensor-core"):
+        bitsim.matmul(np.zeros((2, 2), np.uint16), np.zeros((2, 2), np.uint16), "nvidia_h100_fp16_fp32",
+                      backend="cuda")
+    monkeypatch.setattr(cuda, "is_available", lambda: False)
+    with pytest.raises(bitsim.CudaUnavailableError, match="no CUDA GPU"):
+        bitsim.encode(x, "e4m3", backend="cuda")
+    with pytest.raises(bitsim.CudaUnavailableError):
+        with bitsim.use_backend("cuda"):
+            pass
+
+
+FLOAT_SYNTAX = (ast.Div, ast.Pow)
+
+
+def test_scalar_core_has_no_float_arithmetic():
+    """The golden path is integer arithmetic: no float literal, true division, power or float() call in
+    the core, so no FMA contraction or fast-math can touch a result on any backend."""
+    core = Path(bitsim.__file__).parent / "core"
+    for path in sorted(core.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            where = f"{path.name}:{getattr(node, 'lineno', '?')}"
+            assert not (isinstance(node, ast.Constant) and isinstance(node.value, float)), where
+            assert not (isinstance(node, ast.BinOp) and isinstance(node.op, FLOAT_SYNTAX)), where
+            assert not (isinstance(node, ast.Call) and getattr(node.func, "id", "") in ("float", "float32",
+                                                                                        "float64")), where
+
+
+FLOAT_INSTRUCTION = re.compile(r"^\s*(?:fma|add|sub|mul|div|mad|neg|abs|min|max|sqrt|rcp|cvt)\.[\w.]*f(?:16|32|64)\b",
+                               re.MULTILINE)
+
+
+@pytest.mark.skipif(bool(config.ENABLE_CUDASIM) or not cuda.is_available(), reason="needs a real GPU (PTX)")
+def test_kernels_compile_to_integer_only_ptx():
+    """Launch each kernel once (above), then read its PTX: no floating-point instruction at all."""
+    test_encode_matches_cpu("e4m3", "sr")
+    test_ops_match_cpu("fma")
+    test_matmul_and_dot_match_cpu("chunked")
+    test_block_encode_matches_cpu(bitsim.format("mxfp8_e4m3"), "sr")
+    kernels = [G.convert_kernel, G.encode_fast_kernel, G.arith_kernel, G.gemm_kernel, G.dot_rows_kernel,
+               G.block_encode_kernel]
+    for kernel in kernels:
+        ptxs = kernel.inspect_asm()
+        assert ptxs, kernel
+        for ptx in ptxs.values():
+            assert not FLOAT_INSTRUCTION.findall(ptx), (kernel, FLOAT_INSTRUCTION.findall(ptx)[:5])
