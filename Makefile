@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | cksum | cut -d' ' -f1)
 export NUMBA_CACHE_DIR := $(CURDIR)/$(VENV)/numba-cache
 
-.PHONY: demo test bench verify docs formats-doc clean
+.PHONY: demo test bench bench-cuda verify verify-cuda ptx docs formats-doc clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -28,6 +28,17 @@ bench: $(STAMP)
 
 verify: $(STAMP)
 	$(BIN)/python tests/long/verify_fp16_pairs.py
+
+# The CUDA backend on a real GPU: parity with the CPU on large inputs, and throughput next to torch.
+verify-cuda: $(STAMP)
+	NUMBA_ENABLE_CUDASIM=0 $(BIN)/python tests/long/verify_cuda.py
+
+bench-cuda: $(STAMP)
+	NUMBA_ENABLE_CUDASIM=0 $(BIN)/python benchmarks/bench_cuda.py --write docs/performance_cuda.md
+
+# Every CUDA kernel compiled to PTX (needs NVVM and NVRTC, no GPU) and checked for float instructions.
+ptx: $(STAMP)
+	NUMBA_ENABLE_CUDASIM=0 $(BIN)/python -m bitsim.kernels.cuda_ptx --cc 9.0
 
 docs formats-doc: $(STAMP)
 	$(BIN)/python -m bitsim.formats.cards docs/formats.md

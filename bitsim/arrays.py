@@ -58,3 +58,10 @@ def device_code_array(codes, fmt, name: str = "codes"):
     if hi >> fmt.bits:
         raise ValueError(f"{name}: value {hi:#x} does not fit the {fmt.bits}-bit format {fmt}")
     return arr
+
+
+def host_only(x, what: str) -> None:
+    """TypeError for a device array given to a function that runs on the host only."""
+    if is_device_array(x):
+        raise TypeError(f"{what} runs on host (NumPy) arrays only so far; got a CUDA device array (copy it to the "
+                        "host first, e.g. .copy_to_host(), cupy.asnumpy, tensor.cpu())")

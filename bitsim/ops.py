@@ -28,7 +28,7 @@ import functools
 
 import numpy as np
 
-from bitsim.arrays import operand_codes
+from bitsim.arrays import host_only, operand_codes
 from bitsim.core.arith import OP_ADD, OP_DIV, OP_FMA, OP_MUL, OP_SQRT, OP_SUB
 from bitsim.core.compare import (
     CMP_EQ, CMP_LE, CMP_LT, SEL_MAXIMUM, SEL_MAXIMUM_NUMBER, SEL_MINIMUM, SEL_MINIMUM_NUMBER,
@@ -245,6 +245,7 @@ def neg(a, fmt) -> np.ndarray:
     """-a: the sign bit flipped (NaNs included, no flags, as IEEE negate); fnuz keeps 0 and its NaN."""
     fmt = _float_format(fmt, "fmt")
     sign = _sign_bit(fmt, "neg")
+    host_only(a, "bitsim.ops.neg")
     codes = _operand(a, fmt, "a")
     out = codes ^ codes.dtype.type(sign)
     if not fmt.has_negative_zero:                  # fnuz: 0 and the NaN code (the would-be -0) stay
@@ -256,6 +257,7 @@ def abs(a, fmt) -> np.ndarray:  # noqa: A001 - mirrors numpy.abs
     """|a|: the sign bit cleared (NaNs included, no flags, as IEEE abs); fnuz keeps its NaN."""
     fmt = _float_format(fmt, "fmt")
     sign = _sign_bit(fmt, "abs")
+    host_only(a, "bitsim.ops.abs")
     codes = _operand(a, fmt, "a")
     out = codes & codes.dtype.type(sign - 1)
     if not fmt.has_negative_zero:

@@ -8,7 +8,7 @@ import numpy as np
 
 from bitsim.accum.presets import TensorCoreUnit
 from bitsim.accum.unit import DotUnit, unit as named_unit
-from bitsim.arrays import operand_codes
+from bitsim.arrays import host_only, operand_codes
 from bitsim.formats import FixedFormat, FloatFormat
 from bitsim.quantize import decode, encode
 
@@ -78,7 +78,8 @@ def resolve_unit(unit, what: str):
 
 
 def codes(x, fmt, name: str, what: str, ndim: int | None = 4) -> np.ndarray:
-    """Validated code array of ``fmt`` with ``ndim`` dimensions, every one non-empty."""
+    """Validated code array of ``fmt`` with ``ndim`` dimensions, every one non-empty (host arrays only)."""
+    host_only(x, f"bitsim.dataflow.{what}")
     arr = operand_codes(x, fmt, f"{what}: {name}")
     if ndim is not None and arr.ndim != ndim:
         raise ValueError(f"{what}: {name} must be a {ndim}-D array of codes; got shape {arr.shape}")

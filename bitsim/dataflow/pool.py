@@ -16,7 +16,7 @@ import numpy as np
 from bitsim import ops
 from bitsim.accum.models import FloatAcc
 from bitsim.accum.unit import DotUnit, matmul
-from bitsim.arrays import operand_codes
+from bitsim.arrays import host_only, operand_codes
 from bitsim.dataflow._common import Window, codes, lowest_code, pad_hw, resolve_unit, windows, zero_code
 from bitsim.formats import FixedFormat, FloatFormat, format as as_format
 from bitsim.quantize import decode, encode
@@ -140,6 +140,7 @@ def relu(x, fmt) -> np.ndarray:
     (either sign) are returned unchanged; unsigned formats are returned as they are."""
     what = "relu"
     fmt = _element_format(fmt, what)
+    host_only(x, f"bitsim.dataflow.{what}")
     x = operand_codes(x, fmt, f"{what}: x")
     if not fmt.signed:
         return x.copy()

@@ -1,0 +1,92 @@
+"""Compile every CUDA kernel to PTX without a GPU, and check the PTX for floating-point instructions.
+
+``compile_all(cc)`` needs the CUDA compiler libraries (NVVM, NVRTC) but no device: numba-cuda asks the
+current device for its compute capability when it compiles the device functions a kernel calls, so
+that query is answered with ``cc`` for the duration of the compile. The signatures are the ones the
+public functions launch (host NumPy inputs: uint64 GEMM operands, IEEE source codes, uint8 flags).
+
+    python -m bitsim.kernels.cuda_ptx [--cc 9.0]   # prints each kernel's PTX size and float instructions
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import re
+import time
+
+FLOAT_INSTRUCTION = re.compile(
+    r"^\s*((?:fma|add|sub|mul|div|mad|neg|abs|min|max|sqrt|rcp|cvt|setp|testp)\.[\w.]*f(?:16|32|64))\b", re.MULTILINE)
+
+
+def _signatures():
+    from numba import types as t
+    P = t.UniTuple(t.int64, 15)
+    R = t.UniTuple(t.int64, 10)
+    u8, u16, u32, u64 = (t.Array(d, 1, "C") for d in (t.uint8, t.uint16, t.uint32, t.uint64))
+    i8 = t.Array(t.int8, 1, "C")
+    m64 = t.Array(t.uint64, 2, "C")
+    i, u = t.int64, t.uint64
+    dot = (m64, m64, u64, t.boolean, P, P, P, i, P, i, P, i, i, i, i, i, P, i, u64, u8, u8)
+    return {
+        "convert_kernel": (u32, P, P, i, i, u, u, u, u64, i, u8, u8),
+        "encode_fast_kernel": (u32, P, i, i, u, u, u, u64, u8),
+        "counter_bits_kernel": (u, u, u, i, u64),
+        "arith_kernel": (i, u8, P, u8, P, u8, P, P, i, i, u, u, u, u64, i, u8, u8),
+        "compare_kernel": (i, u16, u16, P, u16, u8),
+        "block_encode_kernel": (u32, i, t.Array(t.int64, 1, "C"), t.Array(t.int64, 1, "C"), P, P, R, P, i, i, u, u,
+                                u, u64, u8, u8, i8),
+        "dot_rows_kernel": dot,
+        "gemm_kernel": dot,
+    }
+
+
+@contextlib.contextmanager
+def _device_capability(cc):
+    """numba-cuda's device query answered with ``cc`` (no GPU needed to compile)."""
+    from numba.cuda import dispatcher
+
+    class _Device:
+        compute_capability = cc
+
+    saved = dispatcher.get_current_device
+    dispatcher.get_current_device = lambda: _Device()
+    try:
+        yield
+    finally:
+        dispatcher.get_current_device = saved
+
+
+def compile_all(cc=(9, 0)) -> dict:
+    """{kernel name: (PTX text, seconds to compile)} for every kernel of ``bitsim.kernels.cuda``."""
+    from numba import cuda
+    from bitsim.kernels import cuda as G
+    out = {}
+    with _device_capability(cc):
+        for name, sig in _signatures().items():
+            t0 = time.perf_counter()
+            ptx, _ = cuda.compile_ptx(getattr(G, name).py_func, sig, cc=cc)
+            out[name] = (ptx, time.perf_counter() - t0)
+    return out
+
+
+def float_instructions(ptx: str) -> list:
+    """The floating-point instructions in a PTX listing (none on the golden path)."""
+    return FLOAT_INSTRUCTION.findall(ptx)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cc", default="9.0", help="compute capability, e.g. 9.0 (H100), 8.0 (A100), 7.0 (V100)")
+    cc = tuple(int(v) for v in ap.parse_args().cc.split("."))
+    bad = 0
+    for name, (ptx, seconds) in compile_all(cc).items():
+        floats = float_instructions(ptx)
+        bad += len(floats)
+        print(f"{name:22s} sm_{cc[0]}{cc[1]}  {len(ptx):>9,} bytes of PTX  {seconds:5.1f} s  "
+              f"float instructions: {len(floats)}{' ' + str(sorted(set(floats))[:5]) if floats else ''}")
+    raise SystemExit(1 if bad else 0)
+
+
+if __name__ == "__main__":
+    main()
