@@ -14,7 +14,7 @@ import pytest
 from numba import config, cuda
 
 import bitsim
-from bitsim.accum import AccumulatorOverflow, ChunkedAcc, DotUnit, FloatAcc, IntAcc, KulischAcc
+from bitsim.accum import AccumulatorOverflow, ChunkedAcc, DotUnit, FloatAcc, IntAcc, KulischAcc, SplitKAcc
 from bitsim.blocks.catalog import lookup_block
 from bitsim.kernels import cuda as G, cuda_ptx
 from test_dot import adversarial_rows
@@ -135,6 +135,8 @@ UNITS = {
     "float": DotUnit(E4M3, E4M3, FloatAcc(FP16), FP16),
     "chunked": DotUnit(E4M3, E4M3, ChunkedAcc(3, FloatAcc(FP16), FloatAcc(FP32, "rtz")), FP16),
     "kulisch": DotUnit(E4M3, E4M3, KulischAcc(), FP32, c=FP16),
+    "pairwise": DotUnit(E4M3, E4M3, FloatAcc(FP16, order="pairwise"), FP32, c=FP16),
+    "split_k": DotUnit(E4M3, E4M3, SplitKAcc(3, FloatAcc(FP16, "rdn"), FloatAcc(FP32)), FP16),
     "wang": "wang_fp8",
 }
 

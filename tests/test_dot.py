@@ -5,8 +5,11 @@ import pytest
 
 import bitsim
 from bitsim.accum import (
-    AccumulatorOverflow, ChunkedAcc, DotUnit, FloatAcc, IntAcc, KulischAcc, PRESETS, dot, fused_dot, matmul,
+    AccumulatorOverflow, ChunkedAcc, DotUnit, FloatAcc, IntAcc, KulischAcc, PRESETS, SplitKAcc, dot, fused_dot,
+    matmul,
 )
+from bitsim.kernels.float_acc_fast import float_acc_plan
+from bitsim.kernels.register_fast import register_plan
 from bitsim.ref import accum as R
 
 F = {n: bitsim.format(n) for n in ("e4m3", "e5m2", "fp16", "bf16", "fp32")}
@@ -77,6 +80,30 @@ def test_chunked_accumulator_and_addend(fin):
     assert_dot_matches_ref(unit, A, B, c)
 
 
+@pytest.mark.parametrize("k", [1, 2, 3, 5, 7, 8, 13, 24, 64])
+@pytest.mark.parametrize("fin,acc_name,mode", [("e4m3", "fp16", "rne"), ("fp16", "bf16", "rtz"), ("e5m2", "fp16", "rdn")])
+def test_pairwise_tree_matches_ref(k, fin, acc_name, mode):
+    """Every tree shape up to 2**6 leaves (odd carries, complete and ragged levels), with and without c."""
+    A, B = operand_rows(F[fin], 6, max(k + k % 2, 8), seed=k)
+    A, B = np.ascontiguousarray(A[:, :k]), np.ascontiguousarray(B[:, :k])
+    unit = DotUnit(fin, fin, FloatAcc(F[acc_name], mode, order="pairwise"), acc_name, out_rounding=mode)
+    assert_dot_matches_ref(unit, A, B)
+    with_c = DotUnit(fin, fin, FloatAcc(F[acc_name], mode, order="pairwise"), "fp32", c="fp16")
+    c = bitsim.encode(np.random.default_rng(k).standard_normal(A.shape[0]) * 8, "fp16")
+    c[0] = 0x8000                                                        # -0 addend
+    assert_dot_matches_ref(with_c, A, B, c)
+
+
+def test_split_k_matches_ref_and_equals_its_chunking():
+    A, B = operand_rows(F["e4m3"], 8, 40, seed=11)
+    inner, outer = FloatAcc(F["fp16"], "rtz"), FloatAcc(F["fp32"])
+    for splits in (1, 3, 7, 40, 64):                                     # 64 > K: one product per slice
+        unit = DotUnit("e4m3", "e4m3", SplitKAcc(splits, inner, outer), "fp16")
+        assert_dot_matches_ref(unit, A, B)
+        chunked = DotUnit("e4m3", "e4m3", ChunkedAcc(-(-40 // splits), inner, outer), "fp16")
+        assert np.array_equal(dot(A, B, unit), dot(A, B, chunked))
+
+
 @pytest.mark.parametrize("fin", ["e4m3", "e5m2", "fp16"])
 @pytest.mark.parametrize("out,mode", [("fp32", "rne"), ("fp16", "rtz"), ("bf16", "rna")])
 def test_kulisch_is_exact_then_one_rounding(fin, out, mode):
@@ -84,6 +111,40 @@ def test_kulisch_is_exact_then_one_rounding(fin, out, mode):
     unit = DotUnit(fin, fin, KulischAcc(), out, out_rounding=mode, c="fp16")
     c = bitsim.encode(np.random.default_rng(6).standard_normal(A.shape[0]), "fp16")
     assert_dot_matches_ref(unit, A, B, c)
+
+
+@pytest.mark.parametrize("acc_name,modes", [("fp16", ("rne", "rna", "rtz", "rup", "rdn", "rto")),
+                                            ("e5m2", ("rne", "rtz", "rdn")), ("e4m3", ("rne", "rup"))])
+def test_float_accumulator_on_the_integer_grid_matches_ref(acc_name, modes):
+    """The int64-grid path of sequential FloatAcc (FP8 products into FP16 / FP8 sums): every mode,
+    overflow to inf / saturation / NaN, signed zeros (a -0 addend, cancellations), rows with NaN."""
+    A, B = operand_rows(F["e4m3"], 10, 24, seed=31)
+    A[-1, :4], B[-1, :4] = 0x80, 0x00                                  # -0 x +0 products first
+    c = bitsim.encode(np.random.default_rng(32).standard_normal(A.shape[0]), acc_name)
+    c[1], c[-1] = (0x8000 if acc_name == "fp16" else 0x80), (0x8000 if acc_name == "fp16" else 0x80)
+    for mode in modes:
+        unit = DotUnit("e4m3", "e4m3", FloatAcc(bitsim.format(acc_name), mode), "fp32", c=acc_name)
+        assert float_acc_plan(unit, unit.acc) is not None
+        assert_dot_matches_ref(unit, A, B, c)
+        assert_dot_matches_ref(unit, A, B)
+
+
+@pytest.mark.parametrize("fb,float_exact", [("e4m3", True), ("e5m2", False)])
+def test_register_fast_paths_match_ref(fb, float_exact):
+    """The int64 register path: exact float64 BLAS sums (e4m3 x e4m3) and the int64 loop (e4m3 x e5m2,
+    sums beyond 2**53), rows with inf/NaN on the generic path, against the reference."""
+    A, _ = operand_rows(F["e4m3"], 12, 32, seed=21)
+    _, B = operand_rows(F[fb], 12, 32, seed=22)
+    unit = DotUnit("e4m3", fb, KulischAcc(), "fp32", c="fp16")
+    frac, width = unit.register(32)
+    plan = register_plan(unit, 32, frac, width, True)
+    assert plan is not None and plan[-1] == float_exact
+    c = bitsim.encode(np.random.default_rng(23).standard_normal(A.shape[0]), "fp16")
+    assert_dot_matches_ref(unit, A, B, c)
+    D = matmul(A[:6], np.ascontiguousarray(B[:5].T), unit)
+    for i in range(6):
+        for j in range(5):
+            assert int(D[i, j]) == R.dot(A[i], B[j], unit.a, unit.b, unit.acc, unit.out)
 
 
 @pytest.mark.parametrize("overflow", ["wrap", "saturate"])
@@ -149,8 +210,13 @@ def test_bad_input():
         DotUnit("e4m3", "e4m3", IntAcc(32), "fp32")
     with pytest.raises(ValueError, match="register is needed"):
         dot(np.zeros((1, 4), np.uint16), np.zeros((1, 4), np.uint16), DotUnit("bf16", "bf16", KulischAcc(), "fp32"))
-    with pytest.raises(ValueError, match="pairwise"):
-        dot(a, a, DotUnit("e4m3", "e4m3", FloatAcc(F["fp16"], order="pairwise"), "fp16"))
+    pairwise_inner = ChunkedAcc(4, FloatAcc(F["fp16"], order="pairwise"), FloatAcc(F["fp32"]))
+    with pytest.raises(ValueError, match="inner and outer accumulate sequentially"):
+        dot(a, a, DotUnit("e4m3", "e4m3", pairwise_inner, "fp16"))
+    with pytest.raises(ValueError, match="takes float operands"):
+        dot(a, a, DotUnit(INT8, INT8, FloatAcc(F["fp32"], order="pairwise"), "fp32"))
+    with pytest.raises(ValueError, match="SplitKAcc.splits must be a positive int"):
+        SplitKAcc(0, FloatAcc(F["fp16"]), FloatAcc(F["fp32"]))
     with pytest.raises(ValueError, match="quantum"):
         dot(bitsim.encode(np.full((1, 2), 2.0 ** -9), "e4m3"), bitsim.encode(np.ones((1, 2)), "e4m3"),
             DotUnit("e4m3", "e4m3", KulischAcc(frac_bits=4, width=40), "fp32"))

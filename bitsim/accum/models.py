@@ -11,6 +11,10 @@ steps literally, with rationals):
 * ``ChunkedAcc(chunk, inner, outer)``: Wang et al. 2018's chunk-based accumulation: each run of ``chunk``
   consecutive products is summed by ``inner`` from +0, and the chunk sums are summed by ``outer``,
   starting from c.
+* ``SplitKAcc(splits, inner, outer)``: split-K as GEMM libraries run it: the K products are cut into
+  ``splits`` consecutive slices of ceil(K / splits) products (the last one shorter; empty slices do not
+  exist), each slice is summed by ``inner`` from +0, and the slice sums are combined by ``outer`` in
+  slice order, starting from c. It is ``ChunkedAcc`` with the chunk length derived from K.
 * ``KulischAcc(frac_bits, width, overflow)``: an exact two's complement fixed-point register of ``width``
   bits with ``frac_bits`` fraction bits; overflow "raise", "wrap" or "saturate" is checked after every
   addition. ``None`` derives the field from the input formats and the dot length (``kulisch_layout``).
@@ -77,6 +81,25 @@ class ChunkedAcc:
         for name in ("inner", "outer"):
             if not isinstance(getattr(self, name), FloatAcc):
                 raise TypeError(f"ChunkedAcc.{name} must be a FloatAcc, got {type(getattr(self, name)).__name__}")
+
+
+@dataclass(frozen=True)
+class SplitKAcc:
+    """Split-K: ``splits`` slices of ceil(K / splits) products by ``inner``, slice sums by ``outer``."""
+
+    splits: int
+    inner: FloatAcc
+    outer: FloatAcc
+
+    def __post_init__(self):
+        _check_positive_int("SplitKAcc", "splits", self.splits)
+        for name in ("inner", "outer"):
+            if not isinstance(getattr(self, name), FloatAcc):
+                raise TypeError(f"SplitKAcc.{name} must be a FloatAcc, got {type(getattr(self, name)).__name__}")
+
+    def chunked(self, length: int) -> ChunkedAcc:
+        """The ChunkedAcc this split performs on dots of ``length`` products."""
+        return ChunkedAcc(max(1, -(-length // self.splits)), self.inner, self.outer)
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
 """Dot-product units on code arrays: ``DotUnit`` (exact products -> accumulator model -> output format),
 ``dot`` (row-wise) and ``matmul``; tensor-core presets (``TensorCoreUnit``) run the fused model.
 
-Order: every output accumulates its K products in increasing k (``FloatAcc`` "sequential"; the pairwise
-tree exists in the reference only for now); ``c`` enters first (converted to the accumulator, or added
-to the register), and the accumulator is converted once to ``out`` with ``out_rounding``.
+Order: every output feeds its K products in increasing k to its accumulator model -- a sequential
+running sum, the pairwise tree (``FloatAcc(order="pairwise")``), chunks (``ChunkedAcc``) or split-K
+slices (``SplitKAcc``), or an exact register; ``c`` enters first (converted to the accumulator, added
+to the register, or -- pairwise -- added to the finished tree), and the accumulator is converted once to
+``out`` with ``out_rounding``.
 """
 
 from __future__ import annotations
@@ -13,19 +15,25 @@ from dataclasses import dataclass
 import numpy as np
 
 from bitsim.accum.fused import fused_dot
-from bitsim.accum.models import AccumulatorOverflow, ChunkedAcc, FloatAcc, IntAcc, KulischAcc, kulisch_layout
+from bitsim.accum.block_dot import BLOCK_PRESETS, BlockDotUnit, block_matmul, block_unit
+from bitsim.accum.models import (
+    AccumulatorOverflow, ChunkedAcc, FloatAcc, IntAcc, KulischAcc, SplitKAcc, kulisch_layout,
+)
 from bitsim.accum.presets import PRESETS, TensorCoreUnit
 from bitsim.arrays import operand_codes
 from bitsim.core.accum import REG_OVF_RAISE, REG_OVF_SATURATE, REG_OVF_WRAP, ST_OFF_GRID, ST_OVERFLOW
 from bitsim.formats import FixedFormat, FloatFormat, format as as_format
+from bitsim.ops import exact_product_format
 from bitsim.backend import choose, empty_like_input, is_device_array
-from bitsim.core.dot import MODEL_CHUNKED, MODEL_FLOAT, MODEL_REGISTER
+from bitsim.core.dot import MODEL_CHUNKED, MODEL_FLOAT, MODEL_PAIRWISE, MODEL_REGISTER
 from bitsim.kernels import dot_cpu
+from bitsim.kernels.float_acc_fast import float_acc_dot_array, float_acc_plan, is_grid_candidate
+from bitsim.kernels.register_fast import exact_totals, register_dot_array, register_plan
 from bitsim.rounding import DETERMINISTIC_MODES, mode_code
 
 MAX_REGISTER_BITS = 127
 _REGISTER_OVERFLOW = {"raise": REG_OVF_RAISE, "wrap": REG_OVF_WRAP, "saturate": REG_OVF_SATURATE}
-MODELS = (FloatAcc, ChunkedAcc, KulischAcc, IntAcc)
+MODELS = (FloatAcc, ChunkedAcc, SplitKAcc, KulischAcc, IntAcc)
 
 
 def _element_format(fmt, name):
@@ -83,28 +91,40 @@ class DotUnit:
 def _float_accumulators(acc):
     if isinstance(acc, FloatAcc):
         return (acc,)
-    if isinstance(acc, ChunkedAcc):
+    if isinstance(acc, (ChunkedAcc, SplitKAcc)):
         return acc.inner, acc.outer
     return ()
 
 
 def _kernel_model(unit: DotUnit, length: int, with_c: bool):
-    """(model, p_acc, mode_acc, p_inner, mode_inner, chunk, frac, width, overflow) for the kernel."""
-    acc = unit.acc
+    """(model, p_acc, mode_acc, p_inner, mode_inner, chunk, frac, width, overflow, p_prod) for the kernel."""
+    acc = unit.acc.chunked(length) if isinstance(unit.acc, SplitKAcc) else unit.acc
     dummy = unit.out.params
     if isinstance(acc, FloatAcc):
-        if acc.order != "sequential":
-            raise ValueError("FloatAcc(order='pairwise') is modelled in bitsim.ref.accum only; the kernels "
-                             "accumulate sequentially")
-        return MODEL_FLOAT, acc.fmt.params, mode_code(acc.rounding), dummy, 0, 1, 0, 0, 0
+        if acc.order == "pairwise":
+            return (MODEL_PAIRWISE, acc.fmt.params, mode_code(acc.rounding), dummy, 0, 1, 0, 0, 0,
+                    _product_format(unit).params)
+        return MODEL_FLOAT, acc.fmt.params, mode_code(acc.rounding), dummy, 0, 1, 0, 0, 0, dummy
     if isinstance(acc, ChunkedAcc):
         for part in (acc.inner, acc.outer):
             if part.order != "sequential":
-                raise ValueError("ChunkedAcc: inner and outer accumulate sequentially in the kernels")
+                raise ValueError(f"{type(unit.acc).__name__}: inner and outer accumulate sequentially in the "
+                                 "kernels (a pairwise inner or outer is modelled in bitsim.ref.accum only)")
         return (MODEL_CHUNKED, acc.outer.fmt.params, mode_code(acc.outer.rounding), acc.inner.fmt.params,
-                mode_code(acc.inner.rounding), acc.chunk, 0, 0, 0)
+                mode_code(acc.inner.rounding), acc.chunk, 0, 0, 0, dummy)
     frac, width = unit.register(length, with_c)
-    return MODEL_REGISTER, dummy, 0, dummy, 0, 1, frac, width, _REGISTER_OVERFLOW[acc.overflow]
+    return MODEL_REGISTER, dummy, 0, dummy, 0, 1, frac, width, _REGISTER_OVERFLOW[acc.overflow], dummy
+
+
+def _product_format(unit: DotUnit):
+    """A float format that holds every a x b product exactly: where the pairwise tree parks an odd product."""
+    if not (isinstance(unit.a, FloatFormat) and isinstance(unit.b, FloatFormat)):
+        raise ValueError(f"FloatAcc(order='pairwise') in the kernels takes float operands; got a={unit.a}, b={unit.b}")
+    pf = exact_product_format(unit.a, unit.b)
+    if pf.bits > 64:
+        raise ValueError(f"FloatAcc(order='pairwise'): {unit.a} x {unit.b} products need {pf.bits}-bit codes to be "
+                         "held exactly; the kernels hold 64")
+    return pf
 
 
 def _run(A, B, rowwise, c, unit: DotUnit, n_out, backend):
@@ -116,12 +136,7 @@ def _run(A, B, rowwise, c, unit: DotUnit, n_out, backend):
     if backend == "cuda":
         code, status = _run_cuda(A, B, rowwise, c, args, n_out)
     else:
-        BT = B if rowwise else np.ascontiguousarray(B.T)
-        C = c.reshape(-1).astype(np.uint64) if use_c else np.zeros(1, np.uint64)
-        code = np.empty(n_out, dtype=np.uint64)           # one compiled signature for every output format
-        flags = np.empty(n_out, dtype=np.uint8)
-        status = np.zeros(n_out, dtype=np.uint8)
-        dot_cpu.dot_array(A.astype(np.uint64), BT.astype(np.uint64), rowwise, C, use_c, *args, code, flags, status)
+        code, status = _run_cpu(A, B if rowwise else np.ascontiguousarray(B.T), rowwise, c, unit, args, n_out)
     if status is not None and status.any():
         t = int(np.flatnonzero(status)[0])
         if status[t] == ST_OVERFLOW:
@@ -132,6 +147,36 @@ def _run(A, B, rowwise, c, unit: DotUnit, n_out, backend):
     if is_device_array(code):
         return _device_astype(code, unit.out.code_dtype)
     return code.astype(unit.out.code_dtype)
+
+
+def _run_cpu(A, BT, rowwise, c, unit, args, n_out):
+    """(codes, status) from the CPU kernels: the int64 fast path of register models where it applies
+    (``bitsim.kernels.register_fast``), else the generic kernel."""
+    use_c = c is not None
+    C = c.reshape(-1).astype(np.uint64) if use_c else np.zeros(1, np.uint64)
+    code = np.empty(n_out, dtype=np.uint64)           # one compiled signature for every output format
+    flags = np.empty(n_out, dtype=np.uint8)
+    status = np.zeros(n_out, dtype=np.uint8)
+    model, frac, width = args[3], args[9], args[10]
+    A64, BT64 = A.astype(np.uint64), BT.astype(np.uint64)
+    if model == MODEL_FLOAT and is_grid_candidate(unit.acc):
+        grid = float_acc_plan(unit, unit.acc)
+        if grid is not None:
+            ta, sa, na, tb, sb, nb, acc_values, acc_special, *consts = grid
+            float_acc_dot_array(A64, BT64, ta[A], tb[BT], na[A], nb[BT], rowwise, sa[A].any(axis=1),
+                                sb[BT].any(axis=1), acc_values, acc_special, C, use_c, *args, *consts, code, flags,
+                                status)
+            return code, status
+    plan = register_plan(unit, A.shape[1], frac, width, use_c) if model == MODEL_REGISTER else None
+    if plan is None:
+        dot_cpu.dot_array(A64, BT64, rowwise, C, use_c, *args, code, flags, status)
+        return code, status
+    shift, ta, sa, tb, sb, float_exact = plan
+    Ai, BTi = ta[A], tb[BT]
+    totals = exact_totals(Ai, BTi, rowwise) if float_exact else np.zeros(0, np.int64)
+    register_dot_array(A64, BT64, Ai, BTi, totals, rowwise, sa[A].any(axis=1),
+                       sb[BT].any(axis=1), C, use_c, *args, shift, code, flags, status)
+    return code, status
 
 
 def _run_cuda(A, B, rowwise, c, args, n_out):
@@ -190,8 +235,11 @@ def dot(A, B, unit, c=None, *, backend=None):
 def matmul(A, B, unit, C=None, *, backend=None):
     """D = C + A @ B through ``unit``: A (M, K), B (K, N) codes, C (M, N); every D[i, j] accumulates
     k = 0 .. K-1 in order. ``backend`` as for ``dot`` (the GPU kernel tiles A and B in shared memory;
-    the order of every output's products is the same)."""
+    the order of every output's products is the same). A ``BlockDotUnit`` takes BlockTensors
+    (``bitsim.accum.block_dot.block_matmul``)."""
     unit = _resolve(unit)
+    if isinstance(unit, BlockDotUnit):
+        return block_matmul(A, B, unit, C, backend=backend)
     backend = choose(backend, A, B, C)
     fa = unit.fmt_in if isinstance(unit, TensorCoreUnit) else unit.a
     fb = unit.fmt_in if isinstance(unit, TensorCoreUnit) else unit.b
@@ -248,17 +296,20 @@ SEED_UNIT_SOURCES = {
 
 
 def unit(name: str):
-    """A named dot-product unit: seed presets (``fp32_seq``, ``wang_fp8``, ``int8_int32``) or tensor-core
+    """A named dot-product unit: seed presets (``fp32_seq``, ``wang_fp8``, ``int8_int32``), block-format
+    presets (``bm8_kulisch``, ``bm6_kulisch``, ``mxfp8_fp32``: ``bitsim.accum.block_dot``) or tensor-core
     presets ``nvidia_<gpu>_<input>_<output>`` (``bitsim.accum.PRESETS``)."""
     if not isinstance(name, str):
         raise TypeError(f"unit(name): name must be a str; got {name!r}")
     seeds = _seed_units()
     if name in seeds:
         return seeds[name]
+    if name in BLOCK_PRESETS:
+        return block_unit(name)
     if name in PRESETS:
         return PRESETS[name]
-    raise ValueError(f"unknown unit name {name!r}; seed presets: {', '.join(seeds)}; tensor-core presets: "
-                     f"{', '.join(sorted(PRESETS))}")
+    raise ValueError(f"unknown unit name {name!r}; seed presets: {', '.join(seeds)}; block-format presets: "
+                     f"{', '.join(BLOCK_PRESETS)}; tensor-core presets: {', '.join(sorted(PRESETS))}")
 
 
 def _resolve(spec):

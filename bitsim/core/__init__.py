@@ -11,10 +11,11 @@ directly with NumPy scalars.
 import types
 
 from bitsim.core import (
-    accum, arith, bits, block, block_encode, compare, convert, dot, fast_encode, rng, round, unpack, wide,
+    accum, arith, bits, block, block_dot, block_encode, compare, convert, dot, fast_encode, rng, round, unpack, wide,
 )
 
-MODULES = (bits, wide, rng, round, unpack, convert, fast_encode, arith, compare, block, block_encode, accum, dot)
+MODULES = (bits, wide, rng, round, unpack, convert, fast_encode, arith, compare, block, block_encode, accum, dot,
+           block_dot)
 
 _BUILT = {}
 

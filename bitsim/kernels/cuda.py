@@ -11,6 +11,7 @@ Nothing here compiles until first use; importing the module needs no GPU.
 from numba import config, cuda, int64, uint64, uint8
 
 from bitsim.core import build
+from bitsim.core.dot import STACK_DEPTH
 from bitsim.core.params import P_BITS
 
 SIMULATOR = bool(config.ENABLE_CUDASIM)
@@ -109,26 +110,29 @@ def block_encode_kernel(src, run_len, starts, lengths, src_p, elem_p, rule, plan
 
 @cuda.jit
 def dot_rows_kernel(A, BT, C, use_c, pa, pb, pc, model, p_acc, mode_acc, p_inner, mode_inner, chunk, frac, width,
-                    overflow, po, mode_out, out, flags, status):
+                    overflow, p_prod, po, mode_out, out, flags, status):
     """Row-wise dots (``bitsim.dot``): output t = rows A[t] and BT[t], one thread each."""
     K = A.shape[1]
+    stack = cuda.local.array(STACK_DEPTH, dtype=uint64)
     for t in range(cuda.grid(1), out.shape[0], cuda.gridsize(1)):
         c = uint64(C[t]) if use_c else uint64(0)
         state = dot_init(c, use_c, pc, model, p_acc, mode_acc, frac, width, overflow)
         state = dot_steps(state, A, BT, t, t, 0, K, 0, K, pa, pb, model, p_acc, mode_acc, p_inner, mode_inner,
-                          chunk, frac, width, overflow)
-        out[t], flags[t], status[t] = dot_finish(state, model, p_acc, frac, po, mode_out)
+                          chunk, frac, width, overflow, stack, p_prod)
+        out[t], flags[t], status[t] = dot_finish(state, model, use_c, K, stack, p_prod, p_acc, mode_acc, frac, po,
+                                                 mode_out)
 
 
 @cuda.jit
 def gemm_kernel(A, B, C, use_c, pa, pb, pc, model, p_acc, mode_acc, p_inner, mode_inner, chunk, frac, width,
-                overflow, po, mode_out, out, flags, status):
+                overflow, p_prod, po, mode_out, out, flags, status):
     """D = C + A @ B (A (M, K), B (K, N)), out flat (M * N): a TILE x TILE thread block owns a TILE x TILE
     block of outputs; K is walked in TILE-wide slices staged in shared memory (B's slice transposed), and
     each thread feeds its output's products to ``dot_steps`` in increasing k -- the unit's order, which
     tiling does not change."""
     a_tile = cuda.shared.array((TILE, TILE), dtype=uint64)     # a_tile[r, k] = A[row0 + r, k0 + k]
     b_tile = cuda.shared.array((TILE, TILE), dtype=uint64)     # b_tile[c, k] = B[k0 + k, col0 + c]
+    stack = cuda.local.array(STACK_DEPTH, dtype=uint64)         # the pairwise tree's levels
     M = A.shape[0]
     N = B.shape[1]
     K = A.shape[1]
@@ -148,10 +152,11 @@ def gemm_kernel(A, B, C, use_c, pa, pb, pc, model, p_acc, mode_acc, p_inner, mod
         cuda.syncthreads()
         if live:
             state = dot_steps(state, a_tile, b_tile, ty, tx, 0, min(TILE, K - k0), k0, K, pa, pb, model, p_acc,
-                              mode_acc, p_inner, mode_inner, chunk, frac, width, overflow)
+                              mode_acc, p_inner, mode_inner, chunk, frac, width, overflow, stack, p_prod)
         cuda.syncthreads()
     if live:
-        out[t], flags[t], status[t] = dot_finish(state, model, p_acc, frac, po, mode_out)
+        out[t], flags[t], status[t] = dot_finish(state, model, use_c, K, stack, p_prod, p_acc, mode_acc, frac, po,
+                                                 mode_out)
 
 
 @cuda.jit

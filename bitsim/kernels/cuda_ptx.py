@@ -27,7 +27,7 @@ def _signatures():
     i8 = t.Array(t.int8, 1, "C")
     m64 = t.Array(t.uint64, 2, "C")
     i, u = t.int64, t.uint64
-    dot = (m64, m64, u64, t.boolean, P, P, P, i, P, i, P, i, i, i, i, i, P, i, u64, u8, u8)
+    dot = (m64, m64, u64, t.boolean, P, P, P, i, P, i, P, i, i, i, i, i, P, P, i, u64, u8, u8)
     return {
         "convert_kernel": (u32, P, P, i, i, u, u, u, u64, i, u8, u8),
         "encode_fast_kernel": (u32, P, i, i, u, u, u, u64, u8),

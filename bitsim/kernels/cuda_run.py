@@ -69,11 +69,11 @@ def block_encode_array(src, run_len, starts, lengths, src_p, elem_p, rule, plan,
 
 
 def dot_array(A, B, rowwise, C, use_c, pa, pb, pc, model, p_acc, mode_acc, p_inner, mode_inner, chunk, frac, width,
-              overflow, po, mode_out, out, flags, status):
+              overflow, p_prod, po, mode_out, out, flags, status):
     """``dot_cpu.dot_array``, except that B is (K, N) -- not transposed -- for a matmul (rows (n, K) when
     ``rowwise``), so device operands need no transposed copy."""
-    args = (A, B, C, use_c, pa, pb, pc, model, p_acc, mode_acc, p_inner, mode_inner, chunk, frac, width, overflow, po,
-            mode_out, out, flags, status)
+    args = (A, B, C, use_c, pa, pb, pc, model, p_acc, mode_acc, p_inner, mode_inner, chunk, frac, width, overflow,
+            p_prod, po, mode_out, out, flags, status)
     if rowwise:
         _launch(G.dot_rows_kernel, grid_1d(out.shape[0]), args, 3)
         return

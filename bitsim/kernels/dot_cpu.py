@@ -6,10 +6,11 @@ Output element t pairs row ``i`` of A with row ``j`` of BT (B transposed): ``row
 """
 
 import numba
+import numpy as np
 from numba import int64, prange, uint64
 
 from bitsim.core import build
-from bitsim.core.dot import MODEL_CHUNKED, MODEL_FLOAT, MODEL_REGISTER  # noqa: F401  (re-exported)
+from bitsim.core.dot import STACK_DEPTH
 
 _C = build("cpu")
 dot_init = _C.dot_init
@@ -19,7 +20,7 @@ dot_finish = _C.dot_finish
 
 @numba.njit(parallel=True, nogil=True, cache=True)
 def dot_array(A, BT, rowwise, C, use_c, pa, pb, pc, model, p_acc, mode_acc, p_inner, mode_inner, chunk, frac,
-              width, overflow, po, mode_out, out, flags, status):  # pragma: no cover - compiled
+              width, overflow, p_prod, po, mode_out, out, flags, status):  # pragma: no cover - compiled
     """out[t], flags[t] (ORed over every rounding step), status[t] (register errors) of every output."""
     n_cols = BT.shape[0]
     K = A.shape[1]
@@ -27,7 +28,9 @@ def dot_array(A, BT, rowwise, C, use_c, pa, pb, pc, model, p_acc, mode_acc, p_in
         i = int64(t) if rowwise else int64(t) // n_cols
         j = int64(t) if rowwise else int64(t) % n_cols
         c = uint64(C[t]) if use_c else uint64(0)
+        stack = np.empty(STACK_DEPTH, dtype=np.uint64)     # the pairwise tree's levels (unused otherwise)
         state = dot_init(c, use_c, pc, model, p_acc, mode_acc, frac, width, overflow)
         state = dot_steps(state, A, BT, i, j, 0, K, 0, K, pa, pb, model, p_acc, mode_acc, p_inner, mode_inner,
-                          chunk, frac, width, overflow)
-        out[t], flags[t], status[t] = dot_finish(state, model, p_acc, frac, po, mode_out)
+                          chunk, frac, width, overflow, stack, p_prod)
+        out[t], flags[t], status[t] = dot_finish(state, model, use_c, K, stack, p_prod, p_acc, mode_acc, frac, po,
+                                                 mode_out)

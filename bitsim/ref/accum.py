@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from bitsim.accum.models import AccumulatorOverflow, ChunkedAcc, FloatAcc, IntAcc, KulischAcc, kulisch_layout
+from bitsim.accum.models import AccumulatorOverflow, ChunkedAcc, FloatAcc, IntAcc, KulischAcc, SplitKAcc, kulisch_layout
 from bitsim.formats.spec import FixedFormat
 from bitsim.ref.values import INF, NAN, SNAN, classify, round_value
 
@@ -106,6 +106,14 @@ def chunked_acc(products, c: Val | None, acc: ChunkedAcc) -> Val:
     return float_acc(chunks, c, acc.outer)
 
 
+def split_k_acc(products, c: Val | None, acc: SplitKAcc) -> Val:
+    """``acc.splits`` slices of ceil(K / splits) consecutive products (no empty slice), each by ``inner``
+    from +0; the slice sums by ``outer`` from c, in slice order."""
+    size = max(1, -(-len(products) // acc.splits))
+    sums = [float_acc(products[i:i + size], None, acc.inner) for i in range(0, len(products), size)]
+    return float_acc(sums, c, acc.outer)
+
+
 def _non_finite(terms) -> Val | None:
     """The result when some term is not finite (NaN / inf rules), else None."""
     total = ZERO
@@ -165,6 +173,8 @@ def dot(a_codes, b_codes, fa, fb, acc, out_fmt, out_rounding="rne", c=None, fc=N
         total = float_acc(products, cv, acc)
     elif isinstance(acc, ChunkedAcc):
         total = chunked_acc(products, cv, acc)
+    elif isinstance(acc, SplitKAcc):
+        total = split_k_acc(products, cv, acc)
     elif isinstance(acc, KulischAcc):
         total = kulisch_acc(products, cv, acc, fa, fb, None if c is None else fc)
     elif isinstance(acc, IntAcc):

@@ -1,0 +1,203 @@
+"""A fast CPU path for sequential ``FloatAcc`` units whose accumulator lives on an int64 grid.
+
+When the accumulator format and every product are integer multiples of one quantum 2**q and stay
+below 2**61 of it (FP8 products into an FP16 accumulator, for one), the running sum is kept as an
+int64 count of quanta. Each step adds the product's exact integer value, then rounds the sum to the
+accumulator format's precision with the core's ``round_shifted``: keep ``man_bits + 1`` bits, and
+never round below the accumulator's own quantum, since its subnormals are exact on the grid. That is
+the same single rounding ``fma_codes`` performs. Signed zeros follow IEEE 754 (x + y of two zeros is -0
+only when both are -0, or under rdn when either is; an exact cancellation is +0, or -0 under rdn).
+Overflow takes the core's ``overflow_float`` code. A saturated sum goes on as the largest value, and an
+infinity or NaN ends the chain, since adding finite products to it raises no flag and changes nothing.
+
+Outputs whose row or column holds an inf or NaN code, or whose addend is not finite, run the generic
+kernel steps. ``tests/test_dot.py`` holds both paths to ``bitsim.ref``.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numba
+import numpy as np
+from llvmlite import ir
+from numba import int64, prange, types, uint64
+from numba.extending import intrinsic
+
+from bitsim.core import build
+from bitsim.core.dot import STACK_DEPTH
+from bitsim.core.params import FLAG_INEXACT, P_BITS, P_MAX_MAG, RM_RDN, RM_RNA, RM_RNE, RM_RTO, RM_RTZ, RM_RUP
+from bitsim.formats import FloatFormat
+from bitsim.kernels.register_fast import integer_values, quantum_exponent
+
+GRID_BITS = 61             # |sum| + |product| < 2**62 quanta: int64 never overflows
+
+_C = build("cpu")
+dot_init = _C.dot_init
+dot_steps = _C.dot_steps
+dot_finish = _C.dot_finish
+overflow_float = _C.overflow_float
+round_pack = _C.round_pack
+zero_float = _C.zero_float
+convert_one = _C.convert_one
+
+
+def float_acc_plan(unit, acc):
+    """Tables and constants of the fast path for ``unit`` with the sequential FloatAcc ``acc``, or None."""
+    return _plan(unit.a, unit.b, acc.fmt)
+
+
+@functools.lru_cache(maxsize=32)
+def _plan(fa, fb, fmt):
+    if not (fa.bits <= 16 and fb.bits <= 16 and fmt.bits <= 16 and fmt.subnormals and fmt.signed
+            and fmt.has_negative_zero and fmt.man_bits >= 1 and fmt.has_zero):
+        return None
+    q_prod = quantum_exponent(fa) + quantum_exponent(fb)
+    q_acc = quantum_exponent(fmt)
+    q = min(q_acc, q_prod)
+    if integer_values(fa) is None or integer_values(fb) is None or integer_values(fmt) is None:
+        return None
+    ta, sa = integer_values(fa)
+    tb, sb = integer_values(fb)
+    max_prod = int(np.abs(ta).max()) * int(np.abs(tb).max()) << (q_prod - q)
+    max_units = int(np.ldexp(float(fmt.max), -q))
+    if max_prod >= 2 ** GRID_BITS or max_units >= 2 ** GRID_BITS:
+        return None
+    acc_values, acc_special = integer_values(fmt)
+    acc_values = acc_values << (q_acc - q)
+    neg_a = np.signbit(_decoded(fa)).astype(np.uint8)
+    neg_b = np.signbit(_decoded(fb)).astype(np.uint8)
+    return (ta << (q_prod - q), sa, neg_a, tb, sb, neg_b, acc_values, acc_special, q, q_acc - q, fmt.man_bits,
+            max_units)
+
+
+def _decoded(fmt):
+    from bitsim.quantize import decode
+    return decode(np.arange(1 << fmt.bits, dtype=fmt.code_dtype), fmt)
+
+
+@intrinsic
+def _leading_zeros(typingctx, x):
+    """LLVM's ctlz on a uint64 (64 for 0): one instruction where the core's bit_length loops."""
+    def codegen(context, builder, signature, args):
+        return builder.ctlz(args[0], ir.Constant(ir.IntType(1), 0))
+    return types.uint64(types.uint64), codegen
+
+
+@numba.njit(nogil=True)
+def _round_on_grid(mag, drop, negative, mode):  # pragma: no cover - compiled
+    """(mag rounded to a multiple of 2**drop (drop >= 1) in ``mode``, inexact): ``round_shifted``'s rule,
+    written branch-light for the hot loop (mode is a compile-time constant there)."""
+    one = uint64(1)
+    rem = mag & ((one << uint64(drop)) - one)
+    base = mag - rem
+    step = one << uint64(drop)
+    half = one << uint64(drop - 1)
+    if mode == RM_RNE:
+        up = rem > half or (rem == half and (mag & step) != uint64(0))
+    elif mode == RM_RNA:
+        up = rem >= half
+    elif mode == RM_RUP:
+        up = rem != uint64(0) and not negative
+    elif mode == RM_RDN:
+        up = rem != uint64(0) and negative
+    elif mode == RM_RTO:
+        return (base | step) if rem != uint64(0) else base, rem != uint64(0)
+    else:
+        up = False
+    return base + step if up else base, rem != uint64(0)
+
+
+@numba.njit(nogil=True)
+def _grid_chain(Ai, BTi, Aneg, BTneg, i, j, K, s, s_neg, p_acc, mode, q_low, man, max_units):  # pragma: no cover
+    """(sum, zero sign, flags, final code or -1) after the K products, from the sum s (quanta)."""
+    inexact = False
+    flags = int64(0)
+    keep = man + 1
+    for k in range(K):
+        p = Ai[i, k] * BTi[j, k]
+        v = s + p
+        if v == 0:
+            p_neg = Aneg[i, k] ^ BTneg[j, k]
+            if s == 0 and p == 0:
+                s_neg = (s_neg | p_neg) if mode == RM_RDN else (s_neg & p_neg)
+            else:
+                s_neg = 1 if mode == RM_RDN else 0
+            s = int64(0)
+            continue
+        negative = v < 0
+        mag = uint64(-v) if negative else uint64(v)
+        drop = max(int64(64) - int64(_leading_zeros(mag)) - keep, q_low)
+        if drop > 0:
+            mag, lost = _round_on_grid(mag, drop, negative, mode)
+            inexact = inexact or lost
+            if mag > uint64(max_units):
+                code, f = overflow_float(int64(negative), p_acc, mode)
+                flags |= f
+                if (code & ((uint64(1) << uint64(p_acc[P_BITS] - 1)) - uint64(1))) != uint64(p_acc[P_MAX_MAG]):
+                    return s, s_neg, flags | (FLAG_INEXACT if inexact else 0), int64(code)   # inf / NaN: final
+                mag = uint64(max_units)
+        s = -int64(mag) if negative else int64(mag)
+        s_neg = 1 if negative else 0
+    return s, s_neg, flags | (FLAG_INEXACT if inexact else 0), int64(-1)
+
+
+@numba.njit(nogil=True)
+def _grid_chain_mode(Ai, BTi, Aneg, BTneg, i, j, K, s, s_neg, p_acc, mode, q_low, man,
+                     max_units):  # pragma: no cover - compiled
+    """``_grid_chain`` with the mode passed as a literal, so each mode gets its own branch-free loop."""
+    if mode == RM_RNE:
+        return _grid_chain(Ai, BTi, Aneg, BTneg, i, j, K, s, s_neg, p_acc, RM_RNE, q_low, man, max_units)
+    if mode == RM_RNA:
+        return _grid_chain(Ai, BTi, Aneg, BTneg, i, j, K, s, s_neg, p_acc, RM_RNA, q_low, man, max_units)
+    if mode == RM_RUP:
+        return _grid_chain(Ai, BTi, Aneg, BTneg, i, j, K, s, s_neg, p_acc, RM_RUP, q_low, man, max_units)
+    if mode == RM_RDN:
+        return _grid_chain(Ai, BTi, Aneg, BTneg, i, j, K, s, s_neg, p_acc, RM_RDN, q_low, man, max_units)
+    if mode == RM_RTO:
+        return _grid_chain(Ai, BTi, Aneg, BTneg, i, j, K, s, s_neg, p_acc, RM_RTO, q_low, man, max_units)
+    return _grid_chain(Ai, BTi, Aneg, BTneg, i, j, K, s, s_neg, p_acc, RM_RTZ, q_low, man, max_units)
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def float_acc_dot_array(A, BT, Ai, BTi, Aneg, BTneg, rowwise, row_special, col_special, acc_values, acc_special,
+                        C, use_c, pa, pb, pc, model, p_acc, mode_acc, p_inner, mode_inner, chunk, frac, width,
+                        overflow, p_prod, po, mode_out, q, q_low, man, max_units, out, flags,
+                        status):  # pragma: no cover - compiled
+    """``dot_cpu.dot_array`` for a sequential FloatAcc on an int64 grid of 2**q quanta (module doc)."""
+    n_cols = BT.shape[0]
+    K = A.shape[1]
+    for t in prange(out.shape[0]):
+        i = int64(t) if rowwise else int64(t) // n_cols
+        j = int64(t) if rowwise else int64(t) % n_cols
+        c = uint64(C[t]) if use_c else uint64(0)
+        state = dot_init(c, use_c, pc, model, p_acc, mode_acc, frac, width, overflow)
+        s_code = state[0]
+        status[t] = 0
+        if row_special[i] or col_special[j] or acc_special[s_code]:
+            stack = np.empty(STACK_DEPTH, dtype=np.uint64)
+            state = dot_steps(state, A, BT, i, j, 0, K, 0, K, pa, pb, model, p_acc, mode_acc, p_inner, mode_inner,
+                              chunk, frac, width, overflow, stack, p_prod)
+            out[t], flags[t], status[t] = dot_finish(state, model, use_c, K, stack, p_prod, p_acc, mode_acc, frac,
+                                                     po, mode_out)
+            continue
+        s0 = acc_values[s_code]
+        s_neg0 = (s_code >> uint64(p_acc[P_BITS] - 1)) & uint64(1)
+        s, s_neg, f, final = _grid_chain_mode(Ai, BTi, Aneg, BTneg, i, j, K, s0, int64(s_neg0), p_acc, mode_acc, q_low,
+                                         man, max_units)
+        f |= state[2]
+        if final >= 0:
+            acc_code = uint64(final)
+        elif s == 0:
+            acc_code, _ = zero_float(s_neg, p_acc)
+        else:
+            mag = uint64(-s) if s < 0 else uint64(s)
+            acc_code, _ = round_pack(int64(s < 0), mag, q, int64(0), p_acc, RM_RNE, uint64(0), int64(1), int64(0))
+        code, f2 = convert_one(acc_code, p_acc, po, mode_out, uint64(0), int64(1), int64(0))
+        out[t] = code
+        flags[t] = f | f2
+
+
+def is_grid_candidate(acc) -> bool:
+    """Cheap pre-check before building tables: a sequential FloatAcc with a float accumulator format."""
+    return acc.order == "sequential" and isinstance(acc.fmt, FloatFormat)
