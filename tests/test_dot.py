@@ -127,6 +127,13 @@ def test_float_accumulator_on_the_integer_grid_matches_ref(acc_name, modes):
         assert float_acc_plan(unit, unit.acc) is not None
         assert_dot_matches_ref(unit, A, B, c)
         assert_dot_matches_ref(unit, A, B)
+        rows, cols = [0, 1, 4, 7, 9], [0, 1, 2, 3, 4, 9, 8, 5, 6]        # 4 columns at a time, edges, NaN rows
+        C = np.add.outer(c[rows], c[cols] & 0).astype(c.dtype)           # c of row i in every column
+        D = matmul(A[rows], np.ascontiguousarray(B[cols].T), unit, C)
+        for r, i in enumerate(rows):
+            for q, j in enumerate(cols):
+                assert int(D[r, q]) == R.dot(A[i], B[j], unit.a, unit.b, unit.acc, unit.out, c=int(C[r, q]),
+                                             fc=unit.c), (mode, i, j)
 
 
 @pytest.mark.parametrize("fb,float_exact", [("e4m3", True), ("e5m2", False)])

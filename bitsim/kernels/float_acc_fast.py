@@ -109,54 +109,105 @@ def _round_on_grid(mag, drop, negative, mode):  # pragma: no cover - compiled
 
 
 @numba.njit(nogil=True)
-def _grid_chain(Ai, BTi, Aneg, BTneg, i, j, K, s, s_neg, p_acc, mode, q_low, man, max_units):  # pragma: no cover
-    """(sum, zero sign, flags, final code or -1) after the K products, from the sum s (quanta)."""
-    inexact = False
-    flags = int64(0)
-    keep = man + 1
-    for k in range(K):
-        p = Ai[i, k] * BTi[j, k]
-        v = s + p
-        if v == 0:
-            p_neg = Aneg[i, k] ^ BTneg[j, k]
-            if s == 0 and p == 0:
-                s_neg = (s_neg | p_neg) if mode == RM_RDN else (s_neg & p_neg)
-            else:
-                s_neg = 1 if mode == RM_RDN else 0
-            s = int64(0)
-            continue
-        negative = v < 0
-        mag = uint64(-v) if negative else uint64(v)
-        drop = max(int64(64) - int64(_leading_zeros(mag)) - keep, q_low)
-        if drop > 0:
-            mag, lost = _round_on_grid(mag, drop, negative, mode)
-            inexact = inexact or lost
-            if mag > uint64(max_units):
-                code, f = overflow_float(int64(negative), p_acc, mode)
-                flags |= f
-                if (code & ((uint64(1) << uint64(p_acc[P_BITS] - 1)) - uint64(1))) != uint64(p_acc[P_MAX_MAG]):
-                    return s, s_neg, flags | (FLAG_INEXACT if inexact else 0), int64(code)   # inf / NaN: final
-                mag = uint64(max_units)
-        s = -int64(mag) if negative else int64(mag)
-        s_neg = 1 if negative else 0
-    return s, s_neg, flags | (FLAG_INEXACT if inexact else 0), int64(-1)
+def _grid_step(s, s_neg, p, p_neg, mode, keep, q_low, max_units):  # pragma: no cover - compiled
+    """One rounded addition s + p on the grid: (s, s_neg, lost, overflowed); on overflow s is unchanged."""
+    v = s + p
+    if v == 0:
+        if s == 0 and p == 0:
+            return int64(0), ((s_neg | p_neg) if mode == RM_RDN else (s_neg & p_neg)), False, False
+        return int64(0), (int64(1) if mode == RM_RDN else int64(0)), False, False
+    negative = v < 0
+    mag = uint64(-v) if negative else uint64(v)
+    drop = max(int64(64) - int64(_leading_zeros(mag)) - keep, q_low)
+    lost = False
+    if drop > 0:
+        mag, lost = _round_on_grid(mag, drop, negative, mode)
+        if mag > uint64(max_units):
+            return s, s_neg, lost, True
+    return (-int64(mag) if negative else int64(mag)), int64(negative), lost, False
 
 
 @numba.njit(nogil=True)
-def _grid_chain_mode(Ai, BTi, Aneg, BTneg, i, j, K, s, s_neg, p_acc, mode, q_low, man,
-                     max_units):  # pragma: no cover - compiled
-    """``_grid_chain`` with the mode passed as a literal, so each mode gets its own branch-free loop."""
-    if mode == RM_RNE:
-        return _grid_chain(Ai, BTi, Aneg, BTneg, i, j, K, s, s_neg, p_acc, RM_RNE, q_low, man, max_units)
-    if mode == RM_RNA:
-        return _grid_chain(Ai, BTi, Aneg, BTneg, i, j, K, s, s_neg, p_acc, RM_RNA, q_low, man, max_units)
-    if mode == RM_RUP:
-        return _grid_chain(Ai, BTi, Aneg, BTneg, i, j, K, s, s_neg, p_acc, RM_RUP, q_low, man, max_units)
-    if mode == RM_RDN:
-        return _grid_chain(Ai, BTi, Aneg, BTneg, i, j, K, s, s_neg, p_acc, RM_RDN, q_low, man, max_units)
-    if mode == RM_RTO:
-        return _grid_chain(Ai, BTi, Aneg, BTneg, i, j, K, s, s_neg, p_acc, RM_RTO, q_low, man, max_units)
-    return _grid_chain(Ai, BTi, Aneg, BTneg, i, j, K, s, s_neg, p_acc, RM_RTZ, q_low, man, max_units)
+def _grid_chain(mode, Ai, BTi, Aneg, BTneg, i, j, K, s, s_neg, p_acc, keep, q_low,
+                max_units):  # pragma: no cover - compiled
+    """(sum, zero sign, flags, final code or -1) after the K products of output (i, j), from s (quanta)."""
+    inexact = False
+    flags = int64(0)
+    for k in range(K):
+        p = Ai[i, k] * BTi[j, k]
+        s_next, s_neg, lost, overflowed = _grid_step(s, s_neg, p, int64(Aneg[i, k] ^ BTneg[j, k]), mode, keep,
+                                                     q_low, max_units)
+        inexact = inexact or lost
+        if overflowed:
+            negative = s + p < 0
+            code, f = overflow_float(int64(negative), p_acc, mode)
+            flags |= f
+            if (code & ((uint64(1) << uint64(p_acc[P_BITS] - 1)) - uint64(1))) != uint64(p_acc[P_MAX_MAG]):
+                return s, s_neg, flags | (FLAG_INEXACT if inexact else 0), int64(code)   # inf / NaN: final
+            s_next = -int64(max_units) if negative else int64(max_units)
+            s_neg = int64(negative)
+        s = s_next
+    return s, s_neg, flags | (FLAG_INEXACT if inexact else 0), int64(-1)
+
+
+def _by_literal_mode(fn):
+    """A jitted ``call(mode, args)`` = fn(mode, *args) with ``mode`` a compile-time constant in each
+    branch, so every rounding mode gets its own branch-free loop (``fn`` is bound as a constant, not a
+    function pointer, so LLVM inlines it)."""
+    @numba.njit(nogil=True)
+    def call(mode, args):  # pragma: no cover - compiled
+        if mode == RM_RNE:
+            return fn(RM_RNE, *args)
+        if mode == RM_RNA:
+            return fn(RM_RNA, *args)
+        if mode == RM_RUP:
+            return fn(RM_RUP, *args)
+        if mode == RM_RDN:
+            return fn(RM_RDN, *args)
+        if mode == RM_RTO:
+            return fn(RM_RTO, *args)
+        return fn(RM_RTZ, *args)
+    return call
+
+
+_grid_chain_by_mode = _by_literal_mode(_grid_chain)
+
+
+@numba.njit(nogil=True)
+def _finish(s, s_neg, f, final, p_acc, q, po, mode_out):  # pragma: no cover - compiled
+    """(code, flags) of an output whose grid chain ended with (s, s_neg, flags f, final code or -1)."""
+    if final >= 0:
+        acc_code = uint64(final)
+    elif s == 0:
+        acc_code, _ = zero_float(s_neg, p_acc)
+    else:
+        mag = uint64(-s) if s < 0 else uint64(s)
+        acc_code, _ = round_pack(int64(s < 0), mag, q, int64(0), p_acc, RM_RNE, uint64(0), int64(1), int64(0))
+    code, f2 = convert_one(acc_code, p_acc, po, mode_out, uint64(0), int64(1), int64(0))
+    return code, f | f2
+
+
+@numba.njit(nogil=True)
+def _one_output(t, i, j, A, BT, Ai, BTi, Aneg, BTneg, row_special, col_special, acc_values, acc_special, C, use_c,
+                pa, pb, pc, model, p_acc, mode_acc, p_inner, mode_inner, chunk, frac, width, overflow, p_prod, po,
+                mode_out, q, q_low, man, max_units, out, flags, status):  # pragma: no cover - compiled
+    """Output t = (i, j) alone: the grid chain, or the generic steps where it does not apply."""
+    K = A.shape[1]
+    c = uint64(C[t]) if use_c else uint64(0)
+    state = dot_init(c, use_c, pc, model, p_acc, mode_acc, frac, width, overflow)
+    s_code = state[0]
+    status[t] = 0
+    if row_special[i] or col_special[j] or acc_special[s_code]:
+        stack = np.empty(STACK_DEPTH, dtype=np.uint64)
+        state = dot_steps(state, A, BT, i, j, 0, K, 0, K, pa, pb, model, p_acc, mode_acc, p_inner, mode_inner,
+                          chunk, frac, width, overflow, stack, p_prod)
+        out[t], flags[t], status[t] = dot_finish(state, model, use_c, K, stack, p_prod, p_acc, mode_acc, frac, po,
+                                                 mode_out)
+        return
+    s_neg = int64((s_code >> uint64(p_acc[P_BITS] - 1)) & uint64(1))
+    s, s_neg, f, final = _grid_chain_by_mode(mode_acc, (Ai, BTi, Aneg, BTneg, i, j, K, acc_values[s_code],
+                                                                s_neg, p_acc, man + 1, q_low, max_units))
+    out[t], flags[t] = _finish(s, s_neg, f | state[2], final, p_acc, q, po, mode_out)
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
@@ -166,36 +217,12 @@ def float_acc_dot_array(A, BT, Ai, BTi, Aneg, BTneg, rowwise, row_special, col_s
                         status):  # pragma: no cover - compiled
     """``dot_cpu.dot_array`` for a sequential FloatAcc on an int64 grid of 2**q quanta (module doc)."""
     n_cols = BT.shape[0]
-    K = A.shape[1]
     for t in prange(out.shape[0]):
         i = int64(t) if rowwise else int64(t) // n_cols
         j = int64(t) if rowwise else int64(t) % n_cols
-        c = uint64(C[t]) if use_c else uint64(0)
-        state = dot_init(c, use_c, pc, model, p_acc, mode_acc, frac, width, overflow)
-        s_code = state[0]
-        status[t] = 0
-        if row_special[i] or col_special[j] or acc_special[s_code]:
-            stack = np.empty(STACK_DEPTH, dtype=np.uint64)
-            state = dot_steps(state, A, BT, i, j, 0, K, 0, K, pa, pb, model, p_acc, mode_acc, p_inner, mode_inner,
-                              chunk, frac, width, overflow, stack, p_prod)
-            out[t], flags[t], status[t] = dot_finish(state, model, use_c, K, stack, p_prod, p_acc, mode_acc, frac,
-                                                     po, mode_out)
-            continue
-        s0 = acc_values[s_code]
-        s_neg0 = (s_code >> uint64(p_acc[P_BITS] - 1)) & uint64(1)
-        s, s_neg, f, final = _grid_chain_mode(Ai, BTi, Aneg, BTneg, i, j, K, s0, int64(s_neg0), p_acc, mode_acc, q_low,
-                                         man, max_units)
-        f |= state[2]
-        if final >= 0:
-            acc_code = uint64(final)
-        elif s == 0:
-            acc_code, _ = zero_float(s_neg, p_acc)
-        else:
-            mag = uint64(-s) if s < 0 else uint64(s)
-            acc_code, _ = round_pack(int64(s < 0), mag, q, int64(0), p_acc, RM_RNE, uint64(0), int64(1), int64(0))
-        code, f2 = convert_one(acc_code, p_acc, po, mode_out, uint64(0), int64(1), int64(0))
-        out[t] = code
-        flags[t] = f | f2
+        _one_output(t, i, j, A, BT, Ai, BTi, Aneg, BTneg, row_special, col_special, acc_values, acc_special, C,
+                    use_c, pa, pb, pc, model, p_acc, mode_acc, p_inner, mode_inner, chunk, frac, width, overflow,
+                    p_prod, po, mode_out, q, q_low, man, max_units, out, flags, status)
 
 
 def is_grid_candidate(acc) -> bool:
