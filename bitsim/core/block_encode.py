@@ -14,7 +14,7 @@ from bitsim.core.block import qpytorch_bfp_element, scale_exponent
 from bitsim.core.convert import convert_scaled
 from bitsim.core.fast_encode import encode_fast_biased
 from bitsim.core.params import P_BIAS, P_BITS, P_INF, P_MAN, RM_RNE
-from bitsim.core.rng import slot_rand
+from bitsim.core.rng import slot_rand, stream_key
 from bitsim.core.unpack import unpack
 
 R_REF_SIG = 0        # the scale rule's reference value amax is divided by: sig * 2**exp
@@ -35,6 +35,13 @@ PROFILE_QPYTORCH_BFP = 1
 STATUS_OK = 0
 STATUS_NONFINITE = 1   # inf/NaN in the block and no NaN scale
 STATUS_SCALE_OVERFLOW = 2
+
+
+def block_encode_setup(seed, stream, rand, starts, n_blocks, run_len, src_p):
+    """(key, use_rand, runs, block_len, mag_mask): what every block of one encode call shares."""
+    runs = starts.shape[0] // max(n_blocks, 1)
+    mag_mask = (uint64(1) << uint64(src_p[P_BITS] - 1)) - uint64(1)
+    return stream_key(uint64(seed), uint64(stream)), rand.shape[0] > 0, runs, runs * run_len, mag_mask
 
 
 def block_amax(src, starts, lengths, b, runs, mag_mask):

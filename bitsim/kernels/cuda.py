@@ -12,7 +12,6 @@ from numba import config, cuda, int64, uint64, uint8
 
 from bitsim.core import build
 from bitsim.core.dot import STACK_DEPTH
-from bitsim.core.params import P_BITS
 
 SIMULATOR = bool(config.ENABLE_CUDASIM)
 TILE = 4 if SIMULATOR else 16        # GEMM: a TILE x TILE block of outputs per thread block, K in TILE steps
@@ -26,6 +25,7 @@ encode_fast = _G.encode_fast
 arith_one = _G.arith_one
 compare_one = _G.compare_one
 encode_block = _G.encode_block
+block_encode_setup = _G.block_encode_setup
 dot_init = _G.dot_init
 dot_steps = _G.dot_steps
 dot_finish = _G.dot_finish
@@ -97,12 +97,8 @@ def compare_kernel(op, a, b, p, out, flags):
 def block_encode_kernel(src, run_len, starts, lengths, src_p, elem_p, rule, plan, mode, sr_bits, seed, stream,
                         offset, rand, codes, scales, status):
     """``block_cpu.block_encode_array`` on the GPU: one thread per block."""
-    key = stream_key(uint64(seed), uint64(stream))
-    use_rand = rand.shape[0] > 0
     n_blocks = scales.shape[0]
-    runs = starts.shape[0] // max(n_blocks, 1)
-    block_len = runs * run_len
-    mag_mask = (uint64(1) << uint64(src_p[P_BITS] - 1)) - uint64(1)
+    key, use_rand, runs, block_len, mag_mask = block_encode_setup(seed, stream, rand, starts, n_blocks, run_len, src_p)
     for b in range(cuda.grid(1), n_blocks, cuda.gridsize(1)):
         encode_block(b, src, run_len, starts, lengths, src_p, elem_p, rule, plan, mode, sr_bits, key, offset, rand,
                      use_rand, runs, block_len, mag_mask, codes, scales, status)

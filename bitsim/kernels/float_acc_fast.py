@@ -25,17 +25,15 @@ from numba import int64, prange, types, uint64
 from numba.extending import intrinsic
 
 from bitsim.core import build
-from bitsim.core.dot import STACK_DEPTH
 from bitsim.core.params import FLAG_INEXACT, P_BITS, P_MAX_MAG, RM_RDN, RM_RNA, RM_RNE, RM_RTO, RM_RTZ, RM_RUP
 from bitsim.formats import FloatFormat
+from bitsim.kernels.dot_cpu import generic_output
 from bitsim.kernels.register_fast import integer_values, quantum_exponent
 
 GRID_BITS = 61             # |sum| + |product| < 2**62 quanta: int64 never overflows
 
 _C = build("cpu")
 dot_init = _C.dot_init
-dot_steps = _C.dot_steps
-dot_finish = _C.dot_finish
 overflow_float = _C.overflow_float
 round_pack = _C.round_pack
 zero_float = _C.zero_float
@@ -192,20 +190,17 @@ def _one_output(t, i, j, A, BT, Ai, BTi, Aneg, BTneg, row_special, col_special, 
                 pa, pb, pc, model, p_acc, mode_acc, p_inner, mode_inner, chunk, frac, width, overflow, p_prod, po,
                 mode_out, q, q_low, man, max_units, out, flags, status):  # pragma: no cover - compiled
     """Output t = (i, j) alone: the grid chain, or the generic steps where it does not apply."""
-    K = A.shape[1]
     c = uint64(C[t]) if use_c else uint64(0)
     state = dot_init(c, use_c, pc, model, p_acc, mode_acc, frac, width, overflow)
     s_code = state[0]
     status[t] = 0
     if row_special[i] or col_special[j] or acc_special[s_code]:
-        stack = np.empty(STACK_DEPTH, dtype=np.uint64)
-        state = dot_steps(state, A, BT, i, j, 0, K, 0, K, pa, pb, model, p_acc, mode_acc, p_inner, mode_inner,
-                          chunk, frac, width, overflow, stack, p_prod)
-        out[t], flags[t], status[t] = dot_finish(state, model, use_c, K, stack, p_prod, p_acc, mode_acc, frac, po,
-                                                 mode_out)
+        out[t], flags[t], status[t] = generic_output(A, BT, i, j, c, use_c, pa, pb, pc, model, p_acc, mode_acc,
+                                                     p_inner, mode_inner, chunk, frac, width, overflow, p_prod, po,
+                                                     mode_out)
         return
     s_neg = int64((s_code >> uint64(p_acc[P_BITS] - 1)) & uint64(1))
-    s, s_neg, f, final = _grid_chain_by_mode(mode_acc, (Ai, BTi, Aneg, BTneg, i, j, K, acc_values[s_code],
+    s, s_neg, f, final = _grid_chain_by_mode(mode_acc, (Ai, BTi, Aneg, BTneg, i, j, A.shape[1], acc_values[s_code],
                                                                 s_neg, p_acc, man + 1, q_low, max_units))
     out[t], flags[t] = _finish(s, s_neg, f | state[2], final, p_acc, q, po, mode_out)
 

@@ -29,16 +29,14 @@ from numba import int64, prange, uint64
 
 from bitsim.core import build
 from bitsim.core.accum import REG_OVF_RAISE, ST_OVERFLOW
-from bitsim.core.dot import STACK_DEPTH
 from bitsim.formats import FloatFormat
+from bitsim.kernels.dot_cpu import generic_output
 
 MAX_SUM_BITS = 62          # |sum of the products| < 2**62: no int64 overflow, with room for the sign
 EXACT_FLOAT_BITS = 53      # integers below 2**53 are exact in float64, and so are their sums below it
 
 _C = build("cpu")
 dot_init = _C.dot_init
-dot_steps = _C.dot_steps
-dot_finish = _C.dot_finish
 register_add = _C.register_add
 register_result = _C.register_result
 
@@ -109,14 +107,12 @@ def register_dot_array(A, BT, Ai, BTi, totals, rowwise, row_special, col_special
         i = int64(t) if rowwise else int64(t) // n_cols
         j = int64(t) if rowwise else int64(t) % n_cols
         c = uint64(C[t]) if use_c else uint64(0)
-        state = dot_init(c, use_c, pc, model, p_acc, mode_acc, frac, width, overflow)
         if row_special[i] or col_special[j]:
-            stack = np.empty(STACK_DEPTH, dtype=np.uint64)
-            state = dot_steps(state, A, BT, i, j, 0, K, 0, K, pa, pb, model, p_acc, mode_acc, p_inner, mode_inner,
-                              chunk, frac, width, overflow, stack, p_prod)
-            out[t], flags[t], status[t] = dot_finish(state, model, use_c, K, stack, p_prod, p_acc, mode_acc, frac,
-                                                     po, mode_out)
+            out[t], flags[t], status[t] = generic_output(A, BT, i, j, c, use_c, pa, pb, pc, model, p_acc, mode_acc,
+                                                         p_inner, mode_inner, chunk, frac, width, overflow, p_prod,
+                                                         po, mode_out)
             continue
+        state = dot_init(c, use_c, pc, model, p_acc, mode_acc, frac, width, overflow)
         total = int64(0)
         if totals.shape[0] > 0:
             total = totals[t]
