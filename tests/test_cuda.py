@@ -155,6 +155,27 @@ def test_matmul_and_dot_match_cpu(name):
     np.testing.assert_array_equal(bitsim.dot(A2, B2, unit, backend="cuda"), bitsim.dot(A2, B2, unit))
 
 
+@pytest.mark.parametrize("name", ["bm8_kulisch", "mxfp8_fp32"])
+def test_block_format_dots_match_cpu(name):
+    unit = bitsim.unit(name)
+    rng = np.random.default_rng(4)
+    K = unit.block_length + 5                                             # a short last block
+    x = rng.standard_normal((2, K)) * 2.0 ** rng.integers(-6, 6, (2, 1))
+    A = bitsim.encode(x, unit.a)
+    B = bitsim.encode(np.ascontiguousarray(rng.standard_normal((K, 2))), unit.b)
+    C = bitsim.encode(rng.standard_normal((2, 2)), unit.c)
+    np.testing.assert_array_equal(bitsim.matmul(A, B, unit, C, backend="cuda"), bitsim.matmul(A, B, unit, C))
+
+
+def test_convolution_gemm_runs_on_cuda():
+    rng = np.random.default_rng(6)
+    x = bitsim.encode(rng.standard_normal((1, 2, 3, 3)), E4M3)
+    w = bitsim.encode(rng.standard_normal((1, 2, 2, 2)), E4M3)
+    kw = {"stride": 1, "padding": 1, "dilation": 2}
+    np.testing.assert_array_equal(bitsim.dataflow.conv2d(x, w, UNITS["float"], backend="cuda", **kw),
+                                  bitsim.dataflow.conv2d(x, w, UNITS["float"], **kw))
+
+
 def test_integer_accumulator_wraps_and_overflow_is_reported_on_cuda():
     int8 = bitsim.FixedFormat(8, 0)
     wrap = DotUnit(int8, int8, IntAcc(16, "wrap"), bitsim.FixedFormat(16, 0, overflow="wrap", name="int16_wrap"))

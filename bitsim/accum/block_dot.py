@@ -24,7 +24,7 @@ import numpy as np
 
 from bitsim.accum.models import AccumulatorOverflow, FloatAcc, KulischAcc, kulisch_layout
 from bitsim.arrays import code_array
-from bitsim.backend import is_device_array
+from bitsim.backend import choose, is_device_array
 from bitsim.blocks.spec import BlockFormat, BlockTensor
 from bitsim.core.accum import REG_OVF_RAISE, REG_OVF_SATURATE, REG_OVF_WRAP, ST_OFF_GRID, ST_OVERFLOW
 from bitsim.formats import FixedFormat, FloatFormat, format as as_format
@@ -156,7 +156,8 @@ def _operand(T, fmt: BlockFormat, k_axis: int, name: str) -> BlockTensor:
     if not isinstance(T, BlockTensor):
         raise TypeError(f"{name} must be a BlockTensor (bitsim.encode(x, block_format)); got {type(T).__name__}")
     if is_device_array(T.codes) or is_device_array(T.scales):
-        raise ValueError(f"{name}: block dots run on the CPU backend only so far; copy the BlockTensor to the host")
+        raise ValueError(f"{name}: block dots take BlockTensors held on the host (backend='cuda' copies them to the "
+                         "GPU); copy a device BlockTensor's codes and scales to the host first")
     if len(T.shape) != 2:
         raise ValueError(f"{name} must be a 2-D BlockTensor; got shape {tuple(T.shape)}")
     f = T.format
@@ -183,8 +184,11 @@ def _addend(c, fmt, shape, name):
     return arr.reshape(-1).astype(np.uint64)
 
 
-def _run(A: BlockTensor, SA, BT, SBT, rowwise: bool, c, unit: BlockDotUnit, n_out: int) -> np.ndarray:
-    from bitsim.kernels import block_dot_cpu
+def _run(A: BlockTensor, SA, BT, SBT, rowwise: bool, c, unit: BlockDotUnit, n_out: int, backend: str) -> np.ndarray:
+    if backend == "cuda":
+        from bitsim.kernels import cuda_run as kernels
+    else:
+        from bitsim.kernels import block_dot_cpu as kernels
     frac, width = unit.register()
     use_c = c is not None
     C = c if use_c else np.zeros(1, np.uint64)
@@ -192,7 +196,7 @@ def _run(A: BlockTensor, SA, BT, SBT, rowwise: bool, c, unit: BlockDotUnit, n_ou
     flags = np.empty(n_out, dtype=np.uint8)
     status = np.zeros(n_out, dtype=np.uint8)
     u64 = lambda x: np.ascontiguousarray(x, dtype=np.uint64)     # noqa: E731  (one signature for all formats)
-    block_dot_cpu.block_dot_array(
+    kernels.block_dot_array(
         u64(A), u64(SA), u64(BT), u64(SBT), rowwise, unit.block_length, C, use_c, unit.a.element.params,
         unit.b.element.params, unit.a.scale.params, unit.b.scale.params, unit.c.params, frac, width,
         _REGISTER_OVERFLOW[unit.inner.overflow], unit.outer.fmt.params, mode_code(unit.outer.rounding),
@@ -220,18 +224,17 @@ def _resolve(unit):
 
 def block_matmul(A: BlockTensor, B: BlockTensor, unit, C=None, *, backend=None) -> np.ndarray:
     """D = C + A @ B through a BlockDotUnit: A (M, K) blocked along axis 1, B (K, N) blocked along axis 0,
-    C (M, N) codes of ``unit.c``; returns (M, N) codes of ``unit.out``. CPU only (``backend`` None or
-    "cpu")."""
+    C (M, N) codes of ``unit.c``; returns (M, N) codes of ``unit.out``. ``backend``: "cpu" | "cuda" | None
+    (``bitsim.backend``; the BlockTensors are host arrays, copied to the GPU for "cuda")."""
     unit = _resolve(unit)
-    if backend not in (None, "cpu"):
-        raise ValueError(f"block_matmul runs on the CPU backend only so far; got backend={backend!r}")
+    backend = choose(backend)
     A = _operand(A, unit.a, 1, "A")
     B = _operand(B, unit.b, 0, "B")
     if A.shape[1] != B.shape[0]:
         raise ValueError(f"block_matmul: A is {A.shape} and B is {B.shape}; A's columns must equal B's rows")
     M, N = A.shape[0], B.shape[1]
     c = None if C is None else _addend(C, unit.c, (M, N), "C")
-    out = _run(A.codes, A.scales, B.codes.T, B.scales.T, False, c, unit, M * N)
+    out = _run(A.codes, A.scales, B.codes.T, B.scales.T, False, c, unit, M * N, backend)
     return out.reshape(M, N)
 
 
@@ -239,14 +242,13 @@ def block_dot(A: BlockTensor, B: BlockTensor, unit, c=None, *, backend=None) -> 
     """Row-wise d[i] = c[i] + sum_k A[i, k] * B[i, k] through a BlockDotUnit: A and B (n, K), both blocked
     along axis 1 (B's format is ``unit.b`` with ``axis=1``); c (n,) codes of ``unit.c``."""
     unit = _resolve(unit)
-    if backend not in (None, "cpu"):
-        raise ValueError(f"block_dot runs on the CPU backend only so far; got backend={backend!r}")
+    backend = choose(backend)
     A = _operand(A, unit.a, 1, "A")
     B = _operand(B, unit.b, 1, "B")
     if A.shape != B.shape:
         raise ValueError(f"block_dot: A and B must have the same shape (n, K); got {A.shape} and {B.shape}")
     c = None if c is None else _addend(c, unit.c, (A.shape[0],), "c")
-    return _run(A.codes, A.scales, B.codes, B.scales, True, c, unit, A.shape[0])
+    return _run(A.codes, A.scales, B.codes, B.scales, True, c, unit, A.shape[0], backend)
 
 
 # ---------------------------------------------------------------- presets

@@ -10,6 +10,9 @@ increasing k (see docs/dataflow.md for the GEMM shapes). The K orders:
   contribute (+0 code of the dy format) * w;
 * weight gradient ``dw[co, ci, i, j]``: k = (n * H_out + oh) * W_out + ow, term dy[n, co, oh, ow] * x[n, ci, ...].
 
+Each function takes ``backend=`` ("cpu" | "cuda" | None) for its GEMM (``bitsim.backend``): the
+gathers run on the host (host arrays only), the GEMM on the chosen backend, with the same codes.
+
 Padding taps are +0 codes of the operand's format and enter the accumulator as ordinary terms (the
 term count K is the same for every output element): +0 * inf is NaN, and +0 * w can turn a -0
 running sum (a -0 bias) into +0 under round-to-nearest.
@@ -42,7 +45,7 @@ def _check_dy(dy: np.ndarray, expected: tuple, what: str) -> None:
                          f"convolution); got {dy.shape}")
 
 
-def conv2d(x, w, unit, *, stride=1, padding=0, dilation=1, bias=None) -> np.ndarray:
+def conv2d(x, w, unit, *, stride=1, padding=0, dilation=1, bias=None, backend=None) -> np.ndarray:
     """y = conv(x, w) + bias through ``unit``: x (N, C_in, H, W) codes of the unit's a format, w (C_out,
     C_in, kh, kw) codes of its b format, bias (C_out,) codes of its c format (the addend: it enters
     first); returns (N, C_out, H_out, W_out) codes of the unit's output format.
@@ -66,11 +69,11 @@ def conv2d(x, w, unit, *, stride=1, padding=0, dilation=1, bias=None) -> np.ndar
         if b.shape != (c_out,):
             raise ValueError(f"{what}: bias must have shape ({c_out},) (one code per output channel); got {b.shape}")
         addend = np.broadcast_to(b, (a.shape[0], c_out))
-    y = matmul(a, w.reshape(c_out, -1).T, u, addend)
+    y = matmul(a, w.reshape(c_out, -1).T, u, addend, backend=backend)
     return _nchw(y, n, *out_hw)
 
 
-def conv2d_backward_data(dy, w, unit, x_shape, *, stride, padding, dilation) -> np.ndarray:
+def conv2d_backward_data(dy, w, unit, x_shape, *, stride, padding, dilation, backend=None) -> np.ndarray:
     """dx, the gradient of conv2d with respect to x (the transposed convolution), through ``unit``:
     dy (N, C_out, H_out, W_out) codes of the unit's a format, w (C_out, C_in, kh, kw) codes of its b
     format; returns (N, C_in, H, W) = ``x_shape`` codes of the unit's output format.
@@ -97,10 +100,10 @@ def conv2d_backward_data(dy, w, unit, x_shape, *, stride, padding, dilation) -> 
     g = dy_ext[:, :, rows[:, :, None, None], cols[None, None, :, :]]   # (N, C_out, H, kh, W, kw)
     a = g.transpose(0, 2, 4, 1, 3, 5).reshape(n * h * wd, c_out * kh * kw)
     b = w.transpose(0, 2, 3, 1).reshape(c_out * kh * kw, c_in)
-    return _nchw(matmul(a, b, u), n, h, wd)
+    return _nchw(matmul(a, b, u, backend=backend), n, h, wd)
 
 
-def conv2d_backward_weight(x, dy, unit, w_shape, *, stride, padding, dilation) -> np.ndarray:
+def conv2d_backward_weight(x, dy, unit, w_shape, *, stride, padding, dilation, backend=None) -> np.ndarray:
     """dw, the gradient of conv2d with respect to w, through ``unit``: dy (N, C_out, H_out, W_out) codes
     of the unit's a format, x (N, C_in, H, W) codes of its b format; returns (C_out, C_in, kh, kw) =
     ``w_shape`` codes of the unit's output format.
@@ -121,4 +124,4 @@ def conv2d_backward_weight(x, dy, unit, w_shape, *, stride, padding, dilation) -
     _check_dy(dy, (n, c_out, *out_hw), what)
     a = dy.transpose(1, 0, 2, 3).reshape(c_out, -1)
     b = _im2col(x, win, out_hw, fb, what)
-    return matmul(a, b, u).reshape(c_out, c_in, kh, kw)
+    return matmul(a, b, u, backend=backend).reshape(c_out, c_in, kh, kw)

@@ -29,6 +29,7 @@ block_encode_setup = _G.block_encode_setup
 dot_init = _G.dot_init
 dot_steps = _G.dot_steps
 dot_finish = _G.dot_finish
+block_dot_output = _G.block_dot_output
 
 
 @cuda.jit
@@ -153,6 +154,21 @@ def gemm_kernel(A, B, C, use_c, pa, pb, pc, model, p_acc, mode_acc, p_inner, mod
     if live:
         out[t], flags[t], status[t] = dot_finish(state, model, use_c, K, stack, p_prod, p_acc, mode_acc, frac, po,
                                                  mode_out)
+
+
+@cuda.jit
+def block_dot_kernel(A, SA, BT, SBT, rowwise, L, C, use_c, pa, pb, psa, psb, pc, frac, width, overflow, p_acc,
+                     mode_acc, mode_conv, fused, po, mode_out, out, flags, status):
+    """``block_dot_cpu.block_dot_array`` on the GPU: one thread per output, blocks in increasing k."""
+    n_cols = BT.shape[0]
+    K = A.shape[1]
+    for t in range(cuda.grid(1), out.shape[0], cuda.gridsize(1)):
+        i = int64(t) if rowwise else int64(t) // n_cols
+        j = int64(t) if rowwise else int64(t) % n_cols
+        c = uint64(C[t]) if use_c else uint64(0)
+        out[t], flags[t], status[t] = block_dot_output(A, SA, BT, SBT, i, j, K, L, c, use_c, pa, pb, psa, psb, pc,
+                                                       frac, width, overflow, p_acc, mode_acc, mode_conv, fused, po,
+                                                       mode_out)
 
 
 @cuda.jit

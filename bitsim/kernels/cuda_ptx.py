@@ -38,6 +38,8 @@ def _signatures():
                                 u, u64, u8, u8, i8),
         "dot_rows_kernel": dot,
         "gemm_kernel": dot,
+        "block_dot_kernel": (m64, m64, m64, m64, t.boolean, i, u64, t.boolean, P, P, P, P, P, i, i, i, P, i, i,
+                             t.boolean, P, i, u64, u8, u8),
     }
 
 

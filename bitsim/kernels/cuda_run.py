@@ -82,6 +82,13 @@ def dot_array(A, B, rowwise, C, use_c, pa, pb, pc, model, p_acc, mode_acc, p_inn
     _launch(G.gemm_kernel, (blocks, (G.TILE, G.TILE)), args, 3)
 
 
+def block_dot_array(A, SA, BT, SBT, rowwise, L, C, use_c, pa, pb, psa, psb, pc, frac, width, overflow, p_acc, mode_acc,
+                    mode_conv, fused, po, mode_out, out, flags, status):
+    _launch(G.block_dot_kernel, grid_1d(out.shape[0]),
+            (A, SA, BT, SBT, rowwise, L, C, use_c, pa, pb, psa, psb, pc, frac, width, overflow, p_acc, mode_acc,
+             mode_conv, fused, po, mode_out, out, flags, status), 3)
+
+
 def device_max(x) -> int:
     """The largest value of an unsigned integer device array (0 if empty)."""
     result = cuda.to_device(np.zeros(1, dtype=np.uint64))
