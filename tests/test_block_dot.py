@@ -470,7 +470,7 @@ def test_bad_operands():
     bad = BlockTensor(A.codes, A.scales[:, :1], A.shape, A.format)
     with pytest.raises(ValueError, match="want scales \\(4, 2\\)"):
         block_matmul(bad, B, unit)
-    with pytest.raises(ValueError, match="CPU backend only"):
-        block_matmul(A, B, unit, backend="cuda")
+    with pytest.raises(ValueError, match="backend must be one of 'cpu', 'cuda'; got 'gpu'"):
+        block_matmul(A, B, unit, backend="gpu")
     with pytest.raises(ValueError, match="same shape"):
         block_dot(A, BlockTensor(A.codes[:2], A.scales[:2], (2, 64), A.format), unit)
