@@ -52,6 +52,14 @@ def _check_choice(owner, name, value, choices):
         raise ValueError(f"{owner}.{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
 
 
+def _check_float_parts(model):
+    """``inner`` and ``outer`` of a two-level float accumulator must be FloatAccs."""
+    for name in ("inner", "outer"):
+        part = getattr(model, name)
+        if not isinstance(part, FloatAcc):
+            raise TypeError(f"{type(model).__name__}.{name} must be a FloatAcc, got {type(part).__name__}")
+
+
 @dataclass(frozen=True)
 class FloatAcc:
     """Running sum in a float format, rounded after every addition (see the module doc)."""
@@ -78,9 +86,7 @@ class ChunkedAcc:
 
     def __post_init__(self):
         _check_positive_int("ChunkedAcc", "chunk", self.chunk)
-        for name in ("inner", "outer"):
-            if not isinstance(getattr(self, name), FloatAcc):
-                raise TypeError(f"ChunkedAcc.{name} must be a FloatAcc, got {type(getattr(self, name)).__name__}")
+        _check_float_parts(self)
 
 
 @dataclass(frozen=True)
@@ -93,9 +99,7 @@ class SplitKAcc:
 
     def __post_init__(self):
         _check_positive_int("SplitKAcc", "splits", self.splits)
-        for name in ("inner", "outer"):
-            if not isinstance(getattr(self, name), FloatAcc):
-                raise TypeError(f"SplitKAcc.{name} must be a FloatAcc, got {type(getattr(self, name)).__name__}")
+        _check_float_parts(self)
 
     def chunked(self, length: int) -> ChunkedAcc:
         """The ChunkedAcc this split performs on dots of ``length`` products."""

@@ -27,7 +27,7 @@ from bitsim.ops import exact_product_format
 from bitsim.backend import choose, empty_like_input, is_device_array
 from bitsim.core.dot import MODEL_CHUNKED, MODEL_FLOAT, MODEL_PAIRWISE, MODEL_REGISTER
 from bitsim.kernels import dot_cpu
-from bitsim.kernels.float_acc_fast import float_acc_dot_array, float_acc_plan, is_grid_candidate
+from bitsim.kernels.float_acc_fast import float_acc_dot_array, float_acc_plan
 from bitsim.kernels.register_fast import exact_totals, register_dot_array, register_plan
 from bitsim.rounding import DETERMINISTIC_MODES, mode_code
 
@@ -145,7 +145,8 @@ def _run(A, B, rowwise, c, unit: DotUnit, n_out, backend):
             raise ValueError(f"output {t}: a term is not a multiple of the register's quantum 2**-{frac} "
                              f"({unit.acc}); give KulischAcc a larger frac_bits")
     if is_device_array(code):
-        return _device_astype(code, unit.out.code_dtype)
+        from bitsim.kernels.cuda_run import narrow_codes
+        return narrow_codes(code, unit.out.code_dtype)
     return code.astype(unit.out.code_dtype)
 
 
@@ -159,7 +160,7 @@ def _run_cpu(A, BT, rowwise, c, unit, args, n_out):
     status = np.zeros(n_out, dtype=np.uint8)
     model, frac, width = args[3], args[9], args[10]
     A64, BT64 = A.astype(np.uint64), BT.astype(np.uint64)
-    if model == MODEL_FLOAT and is_grid_candidate(unit.acc):
+    if model == MODEL_FLOAT:
         grid = float_acc_plan(unit, unit.acc)
         if grid is not None:
             ta, sa, na, tb, sb, nb, acc_values, acc_special, *consts = grid
@@ -197,12 +198,6 @@ def _run_cuda(A, B, rowwise, c, args, n_out):
     if on_device:
         status = status.copy_to_host() if cuda_run.device_max(status) else None
     return code, status
-
-
-def _device_astype(code, dtype):
-    """A uint64 device array of codes narrowed to ``dtype`` on the GPU."""
-    from bitsim.kernels import cuda_run
-    return cuda_run.narrow_codes(code, dtype)
 
 
 def _rows(x, fmt, name, ndim=2):

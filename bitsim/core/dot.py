@@ -33,6 +33,13 @@ MODEL_PAIRWISE = 3     # FloatAcc(order="pairwise"): balanced tree, every node r
 STACK_DEPTH = 64       # the pairwise tree's partial sums, one per level (a scratch array of the caller's)
 
 
+def output_index(t, rowwise, n_cols):
+    """(i, j): the rows of A and BT that output t pairs -- t and t (row-wise dots), else t // N, t % N."""
+    if rowwise:
+        return int64(t), int64(t)
+    return int64(t) // n_cols, int64(t) % n_cols
+
+
 def float_chain(A, BT, i, j, lo, hi, pa, pb, s, p_acc, mode):
     """s = round(a_k * b_k + s) for k in lo .. hi-1; returns (s, flags)."""
     flags = int64(0)

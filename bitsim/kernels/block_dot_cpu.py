@@ -12,6 +12,7 @@ from numba import int64, prange, uint64
 from bitsim.core import build
 
 _C = build("cpu")
+output_index = _C.output_index
 block_dot_output = _C.block_dot_output
 
 
@@ -22,8 +23,7 @@ def block_dot_array(A, SA, BT, SBT, rowwise, L, C, use_c, pa, pb, psa, psb, pc, 
     n_cols = BT.shape[0]
     K = A.shape[1]
     for t in prange(out.shape[0]):
-        i = int64(t) if rowwise else int64(t) // n_cols
-        j = int64(t) if rowwise else int64(t) % n_cols
+        i, j = output_index(t, rowwise, n_cols)
         c = uint64(C[t]) if use_c else uint64(0)
         out[t], flags[t], status[t] = block_dot_output(A, SA, BT, SBT, i, j, K, L, c, use_c, pa, pb, psa, psb, pc,
                                                        frac, width, overflow, p_acc, mode_acc, mode_conv, fused, po,

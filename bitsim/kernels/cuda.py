@@ -17,6 +17,7 @@ SIMULATOR = bool(config.ENABLE_CUDASIM)
 TILE = 4 if SIMULATOR else 16        # GEMM: a TILE x TILE block of outputs per thread block, K in TILE steps
 
 _G = build("cuda")
+output_index = _G.output_index
 stream_key = _G.stream_key
 random_bits = _G.random_bits
 element_rand = _G.element_rand
@@ -163,8 +164,7 @@ def block_dot_kernel(A, SA, BT, SBT, rowwise, L, C, use_c, pa, pb, psa, psb, pc,
     n_cols = BT.shape[0]
     K = A.shape[1]
     for t in range(cuda.grid(1), out.shape[0], cuda.gridsize(1)):
-        i = int64(t) if rowwise else int64(t) // n_cols
-        j = int64(t) if rowwise else int64(t) % n_cols
+        i, j = output_index(t, rowwise, n_cols)
         c = uint64(C[t]) if use_c else uint64(0)
         out[t], flags[t], status[t] = block_dot_output(A, SA, BT, SBT, i, j, K, L, c, use_c, pa, pb, psa, psb, pc,
                                                        frac, width, overflow, p_acc, mode_acc, mode_conv, fused, po,

@@ -13,6 +13,7 @@ from bitsim.core import build
 from bitsim.core.dot import STACK_DEPTH
 
 _C = build("cpu")
+output_index = _C.output_index
 dot_init = _C.dot_init
 dot_steps = _C.dot_steps
 dot_finish = _C.dot_finish
@@ -36,8 +37,7 @@ def dot_array(A, BT, rowwise, C, use_c, pa, pb, pc, model, p_acc, mode_acc, p_in
     """out[t], flags[t] (ORed over every rounding step), status[t] (register errors) of every output."""
     n_cols = BT.shape[0]
     for t in prange(out.shape[0]):
-        i = int64(t) if rowwise else int64(t) // n_cols
-        j = int64(t) if rowwise else int64(t) % n_cols
+        i, j = output_index(t, rowwise, n_cols)
         c = uint64(C[t]) if use_c else uint64(0)
         out[t], flags[t], status[t] = generic_output(A, BT, i, j, c, use_c, pa, pb, pc, model, p_acc, mode_acc,
                                                      p_inner, mode_inner, chunk, frac, width, overflow, p_prod, po,

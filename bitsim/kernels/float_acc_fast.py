@@ -33,6 +33,7 @@ from bitsim.kernels.register_fast import integer_values, quantum_exponent
 GRID_BITS = 61             # |sum| + |product| < 2**62 quanta: int64 never overflows
 
 _C = build("cpu")
+output_index = _C.output_index
 dot_init = _C.dot_init
 overflow_float = _C.overflow_float
 round_pack = _C.round_pack
@@ -41,27 +42,30 @@ convert_one = _C.convert_one
 
 
 def float_acc_plan(unit, acc):
-    """Tables and constants of the fast path for ``unit`` with the sequential FloatAcc ``acc``, or None."""
+    """Tables and constants of the fast path for ``unit`` with the FloatAcc ``acc``, or None (not a
+    sequential sum in a float format, or the grid does not fit int64)."""
+    if acc.order != "sequential" or not isinstance(acc.fmt, FloatFormat):
+        return None
     return _plan(unit.a, unit.b, acc.fmt)
 
 
 @functools.lru_cache(maxsize=32)
 def _plan(fa, fb, fmt):
+    """``float_acc_plan`` for operand formats fa, fb and accumulator format fmt (cached per triple)."""
     if not (fa.bits <= 16 and fb.bits <= 16 and fmt.bits <= 16 and fmt.subnormals and fmt.signed
             and fmt.has_negative_zero and fmt.man_bits >= 1 and fmt.has_zero):
         return None
     q_prod = quantum_exponent(fa) + quantum_exponent(fb)
     q_acc = quantum_exponent(fmt)
     q = min(q_acc, q_prod)
-    if integer_values(fa) is None or integer_values(fb) is None or integer_values(fmt) is None:
+    va, vb, vacc = integer_values(fa), integer_values(fb), integer_values(fmt)
+    if va is None or vb is None or vacc is None:
         return None
-    ta, sa = integer_values(fa)
-    tb, sb = integer_values(fb)
+    (ta, sa), (tb, sb), (acc_values, acc_special) = va, vb, vacc
     max_prod = int(np.abs(ta).max()) * int(np.abs(tb).max()) << (q_prod - q)
     max_units = int(np.ldexp(float(fmt.max), -q))
     if max_prod >= 2 ** GRID_BITS or max_units >= 2 ** GRID_BITS:
         return None
-    acc_values, acc_special = integer_values(fmt)
     acc_values = acc_values << (q_acc - q)
     neg_a = np.signbit(_decoded(fa)).astype(np.uint8)
     neg_b = np.signbit(_decoded(fb)).astype(np.uint8)
@@ -213,13 +217,7 @@ def float_acc_dot_array(A, BT, Ai, BTi, Aneg, BTneg, rowwise, row_special, col_s
     """``dot_cpu.dot_array`` for a sequential FloatAcc on an int64 grid of 2**q quanta (module doc)."""
     n_cols = BT.shape[0]
     for t in prange(out.shape[0]):
-        i = int64(t) if rowwise else int64(t) // n_cols
-        j = int64(t) if rowwise else int64(t) % n_cols
+        i, j = output_index(t, rowwise, n_cols)
         _one_output(t, i, j, A, BT, Ai, BTi, Aneg, BTneg, row_special, col_special, acc_values, acc_special, C,
                     use_c, pa, pb, pc, model, p_acc, mode_acc, p_inner, mode_inner, chunk, frac, width, overflow,
                     p_prod, po, mode_out, q, q_low, man, max_units, out, flags, status)
-
-
-def is_grid_candidate(acc) -> bool:
-    """Cheap pre-check before building tables: a sequential FloatAcc with a float accumulator format."""
-    return acc.order == "sequential" and isinstance(acc.fmt, FloatFormat)

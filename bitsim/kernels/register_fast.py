@@ -36,6 +36,7 @@ MAX_SUM_BITS = 62          # |sum of the products| < 2**62: no int64 overflow, w
 EXACT_FLOAT_BITS = 53      # integers below 2**53 are exact in float64, and so are their sums below it
 
 _C = build("cpu")
+output_index = _C.output_index
 dot_init = _C.dot_init
 register_add = _C.register_add
 register_result = _C.register_result
@@ -72,10 +73,10 @@ def register_plan(unit, K: int, frac: int, width: int, use_c: bool):
     shift = frac + quantum_exponent(fa) + quantum_exponent(fb)      # product units -> register units
     if shift < 0 or shift > 32:
         return None
-    if integer_values(fa) is None or integer_values(fb) is None:
+    va, vb = integer_values(fa), integer_values(fb)
+    if va is None or vb is None:
         return None
-    ta, sa = integer_values(fa)
-    tb, sb = integer_values(fb)
+    (ta, sa), (tb, sb) = va, vb
     max_prod = int(np.abs(ta).max()) * int(np.abs(tb).max())
     if max_prod * max(K, 1) >= 2 ** (MAX_SUM_BITS - shift):
         return None
@@ -104,8 +105,7 @@ def register_dot_array(A, BT, Ai, BTi, totals, rowwise, row_special, col_special
     n_cols = BT.shape[0]
     K = A.shape[1]
     for t in prange(out.shape[0]):
-        i = int64(t) if rowwise else int64(t) // n_cols
-        j = int64(t) if rowwise else int64(t) % n_cols
+        i, j = output_index(t, rowwise, n_cols)
         c = uint64(C[t]) if use_c else uint64(0)
         if row_special[i] or col_special[j]:
             out[t], flags[t], status[t] = generic_output(A, BT, i, j, c, use_c, pa, pb, pc, model, p_acc, mode_acc,
