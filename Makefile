@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | cksum | cut -d' ' -f1)
 export NUMBA_CACHE_DIR := $(CURDIR)/$(VENV)/numba-cache
 
-.PHONY: demo test bench bench-cuda verify verify-cuda ptx docs formats-doc clean
+.PHONY: demo test bench bench-cuda verify verify-cuda ptx docs formats-doc clean data
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -43,6 +43,17 @@ ptx: $(STAMP)
 docs formats-doc: $(STAMP)
 	$(BIN)/python -m bitsim.formats.cards docs/formats.md
 	$(BIN)/python docs/experiments/accumulation_length.py
+
+# Fashion-MNIST for nets.data (Debian/Ubuntu package; needs root). A failure is only a notice.
+data:
+	@if [ -d /usr/share/datasets/fashion-mnist ]; then \
+		echo "Fashion-MNIST present in /usr/share/datasets/fashion-mnist"; \
+	elif apt-get install -y dataset-fashion-mnist; then \
+		echo "Fashion-MNIST installed in /usr/share/datasets/fashion-mnist"; \
+	else \
+		echo "NOTICE: could not install dataset-fashion-mnist (no apt-get, no root, or no package index)."; \
+		echo "NOTICE: install it yourself, or point BITSIM_DATA_FASHION_MNIST at a directory of its IDX files."; \
+	fi
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

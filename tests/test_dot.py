@@ -136,6 +136,41 @@ def test_float_accumulator_on_the_integer_grid_matches_ref(acc_name, modes):
                                              fc=unit.c), (mode, i, j)
 
 
+def test_float_accumulator_column_tiles_match_ref():
+    """The GEMM lanes of the int64-grid path (``float_acc_gemm``: COLUMN_TILE chains at a time, lean
+    steps): every mode, a partial second tile, all -0 / all +0 rows with -0 / +0 addends, exact
+    cancellation, a sum that overflows and one that overflows then comes back, NaN rows and columns, inf
+    and -0 addends, against the reference output by output."""
+    from bitsim.kernels.float_acc_fast import COLUMN_TILE, lanes_exact
+    rng = np.random.default_rng(41)
+    K, N = 6, COLUMN_TILE + 3
+    A = bitsim.encode(rng.standard_normal((7, K)), "e4m3")
+    B = bitsim.encode(rng.standard_normal((K, N)), "e4m3")
+    A[1], A[2] = 0x80, 0x00                                             # all -0, all +0
+    A[3] = bitsim.encode(np.array([1.5, -1.5, 3.0, -3.0, 0.25, -0.25]), "e4m3")
+    B[:, :4] = bitsim.encode(np.ones(K), "e4m3")[:, None]               # row 3 cancels exactly there
+    A[4] = bitsim.encode(np.full(K, 448.0), "e4m3")                     # 448 * 448 * 6 > fp16 max
+    A[5] = bitsim.encode(np.array([448.0, 448.0, -448.0, -448.0, 1.0, 1.0]), "e4m3")
+    A[6, 2] = 0x7F                                                      # NaN row
+    B[3, 9] = 0xFF                                                      # NaN column
+    C = bitsim.encode(rng.standard_normal((7, N)), "fp16")
+    C[:, 0], C[:, 1], C[:, 2] = 0x8000, 0x0000, 0x7C00                  # -0, +0, +inf addends
+    cols = [0, 1, 2, 3, 4, 9, 100, COLUMN_TILE - 1, COLUMN_TILE, N - 1]   # the reference is slow: these
+    rows_a, rows_b = np.repeat(A, N, axis=0), np.tile(B.T, (A.shape[0], 1))
+    for mode in ("rne", "rna", "rtz", "rup", "rdn", "rto"):
+        unit = DotUnit("e4m3", "e4m3", FloatAcc("fp16", mode), "fp16")
+        assert lanes_exact(unit, unit.acc)
+        for addend in (C, None):
+            D = matmul(A, B, unit, addend)
+            for i in range(A.shape[0]):
+                for j in cols:
+                    c = None if addend is None else int(addend[i, j])
+                    assert int(D[i, j]) == R.dot(A[i], B[:, j], unit.a, unit.b, unit.acc, unit.out, c=c,
+                                                 fc=unit.c), (mode, i, j, c)
+            c = None if addend is None else addend.reshape(-1)          # every output: the row-wise path
+            assert np.array_equal(D.reshape(-1), dot(rows_a, rows_b, unit, c)), mode
+
+
 @pytest.mark.parametrize("fb,float_exact", [("e4m3", True), ("e5m2", False)])
 def test_register_fast_paths_match_ref(fb, float_exact):
     """The int64 register path: exact float64 BLAS sums (e4m3 x e4m3) and the int64 loop (e4m3 x e5m2,

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bitsim.formats.spec import FixedFormat, FloatFormat
+from bitsim.formats import format as lookup_format
 from bitsim.rounding import DETERMINISTIC_MODES
 
 ORDERS = ("sequential", "pairwise")
@@ -64,13 +65,15 @@ def _check_float_parts(model):
 class FloatAcc:
     """Running sum in a float format, rounded after every addition (see the module doc)."""
 
-    fmt: FloatFormat
+    fmt: FloatFormat          # a FloatFormat or a float format name ("fp16", ...)
     rounding: str = "rne"
     order: str = "sequential"
 
     def __post_init__(self):
+        if isinstance(self.fmt, str):
+            object.__setattr__(self, "fmt", lookup_format(self.fmt))
         if not isinstance(self.fmt, FloatFormat):
-            raise TypeError(f"FloatAcc.fmt must be a FloatFormat, got {type(self.fmt).__name__}")
+            raise TypeError(f"FloatAcc.fmt must be a FloatFormat or a float format name, got {self.fmt!r}")
         _check_choice("FloatAcc", "rounding", self.rounding, DETERMINISTIC_MODES)
         _check_choice("FloatAcc", "order", self.order, ORDERS)
 

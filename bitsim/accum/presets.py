@@ -5,13 +5,17 @@ K = Khattak & Mikaitis, MATLAB-tensor-core; M = MMA-Sim; F = Fasi et al. 2021; E
 to data. The exponent floor is Khattak-Mikaitis' clamp ``emin_out - 5 - neab`` as listed in section 1.6
 (V100 none / -19, A100 and Ada -132 / -20, H100, H200 and B200 -133 / -21 for fp32 / fp16 outputs); a zero
 ``c`` is dropped from the maximum (their convention, the one the recordings were checked with).
+
+A suffix names another path: ``_tcgen05`` (B200 tcgen05 instruction), ``_cublas`` (the instruction chain plus
+the library level a GEMM library was measured to add: promotion, split-K, epilogue; ``GemmLevel``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bitsim.accum.fused import FusedAcc
+from bitsim.accum.gemm_level import GemmLevel
 from bitsim.formats import format as lookup_format
 from bitsim.formats.spec import FloatFormat
 
@@ -24,13 +28,22 @@ _FLOOR = {"v100": {"fp32": None, "fp16": -19}, "a100": {"fp32": -132, "fp16": -2
 @dataclass(frozen=True)
 class TensorCoreUnit:
     """A named preset: input format, the fused unit (``acc``, whose ``out`` is the output format), the K of
-    one instruction, and the model row it comes from (``source``)."""
+    one instruction, and the model row it comes from (``source``). ``gemm``: None = one instruction chain
+    over all of K with ``c`` as the instruction's accumulator input; a ``GemmLevel`` = the library level
+    on top of it (promotion, split-K, C in the epilogue; ``bitsim.accum.gemm_level``)."""
 
     name: str
     fmt_in: FloatFormat
     acc: FusedAcc
     instruction_k: int
     source: str
+    gemm: GemmLevel | None = None
+
+    def __post_init__(self):
+        if self.gemm is not None:
+            if not isinstance(self.gemm, GemmLevel):
+                raise TypeError(f"TensorCoreUnit.gemm must be a GemmLevel or None; got {self.gemm!r}")
+            self.gemm.check_unit(self.instruction_k, self.acc.out)
 
     @property
     def out(self) -> FloatFormat:
@@ -108,7 +121,24 @@ def _all_presets():
                       source="1.6 row 'B200 tcgen05 kind::f8f6f4': g32, W25, RZ, c joint (M, D; not re-checked)")
 
 
+_CUBLAS_FP8 = GemmLevel(
+    promotion_interval=128,
+    source="1.3 'Promotion' and 3.4: cuBLASLt FP8 with use_fast_accum=False on H100 PCIe (mmaemu, cuBLASLt "
+           "12.8.3.14): the chain restarts every 128 K-elements, chunk results added serially from +0 with fp32 RN; "
+           "no split-K (the split count is a library heuristic, section 1.3 'Split-K'); C in the epilogue")
+
+
+def _library_presets(presets):
+    """``_cublas`` presets: a published instruction chain plus the library level measured on that GPU."""
+    for fmt_in in ("e4m3", "e5m2"):
+        base = presets[f"nvidia_h100_{fmt_in}_fp32"]
+        name = f"{base.name}_cublas"
+        yield name, replace(base, name=name, gemm=_CUBLAS_FP8,
+                            source=f"{base.source}; GEMM level: {_CUBLAS_FP8.source}")
+
+
 PRESETS: dict[str, TensorCoreUnit] = dict(_all_presets())
+PRESETS.update(_library_presets(PRESETS))
 
 
 def unit(name: str) -> TensorCoreUnit:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bitsim.accum.fused import fused_dot
+from bitsim.accum.gemm_level import gemm_dot
 from bitsim.accum.block_dot import BLOCK_PRESETS, BlockDotUnit, block_matmul, block_unit
 from bitsim.accum.models import (
     AccumulatorOverflow, ChunkedAcc, FloatAcc, IntAcc, KulischAcc, SplitKAcc, kulisch_layout,
@@ -27,7 +28,9 @@ from bitsim.ops import exact_product_format
 from bitsim.backend import choose, empty_like_input, is_device_array
 from bitsim.core.dot import MODEL_CHUNKED, MODEL_FLOAT, MODEL_PAIRWISE, MODEL_REGISTER
 from bitsim.kernels import dot_cpu
-from bitsim.kernels.float_acc_fast import float_acc_dot_array, float_acc_plan
+from bitsim.kernels.float_acc_fast import (
+    column_tiles, float_acc_dot_array, float_acc_gemm, float_acc_plan, lanes_exact,
+)
 from bitsim.kernels.register_fast import exact_totals, register_dot_array, register_plan
 from bitsim.rounding import DETERMINISTIC_MODES, mode_code
 
@@ -164,9 +167,14 @@ def _run_cpu(A, BT, rowwise, c, unit, args, n_out):
         grid = float_acc_plan(unit, unit.acc)
         if grid is not None:
             ta, sa, na, tb, sb, nb, acc_values, acc_special, *consts = grid
-            float_acc_dot_array(A64, BT64, ta[A], tb[BT], na[A], nb[BT], rowwise, sa[A].any(axis=1),
-                                sb[BT].any(axis=1), acc_values, acc_special, C, use_c, *args, *consts, code, flags,
-                                status)
+            Ai, BTi, Aneg, BTneg = ta[A], tb[BT], na[A], nb[BT]
+            specials = (sa[A].any(axis=1), sb[BT].any(axis=1), acc_values, acc_special, C, use_c)
+            if rowwise or not lanes_exact(unit, unit.acc):
+                float_acc_dot_array(A64, BT64, Ai, BTi, Aneg, BTneg, rowwise, *specials, *args, *consts, code, flags,
+                                    status)
+            else:
+                float_acc_gemm(A64, BT64, Ai, BTi, Aneg, BTneg, column_tiles(BTi), *specials, *args, *consts, code,
+                               flags, status)
             return code, status
     plan = register_plan(unit, A.shape[1], frac, width, use_c) if model == MODEL_REGISTER else None
     if plan is None:
@@ -265,6 +273,8 @@ def _fused(A, B, unit: TensorCoreUnit, c):
     A, B = _rows(A, unit.fmt_in, "A"), _rows(B, unit.fmt_in, "B")
     if A.shape != B.shape:
         raise ValueError(f"dot: A and B must have the same shape (n, K); got {A.shape} and {B.shape}")
+    if unit.gemm is not None:                          # library level: c is the API's C (epilogue)
+        return gemm_dot(A, B, c, unit.fmt_in, unit.acc, unit.gemm, unit.instruction_k).astype(unit.out.code_dtype)
     c = np.zeros(A.shape[0], dtype=unit.out.code_dtype) if c is None else np.asarray(c)
     d = fused_dot(A, B, c, unit.fmt_in, unit.acc, instruction_k=unit.instruction_k)
     return d.astype(unit.out.code_dtype)

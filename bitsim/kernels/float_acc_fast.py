@@ -41,6 +41,11 @@ zero_float = _C.zero_float
 convert_one = _C.convert_one
 
 
+def lanes_exact(unit, acc) -> bool:
+    """Whether ``float_acc_gemm`` applies: every product is a multiple of the accumulator's quantum."""
+    return quantum_exponent(unit.a) + quantum_exponent(unit.b) >= quantum_exponent(acc.fmt)
+
+
 def float_acc_plan(unit, acc):
     """Tables and constants of the fast path for ``unit`` with the FloatAcc ``acc``, or None (not a
     sequential sum in a float format, or the grid does not fit int64)."""
@@ -57,7 +62,7 @@ def _plan(fa, fb, fmt):
         return None
     q_prod = quantum_exponent(fa) + quantum_exponent(fb)
     q_acc = quantum_exponent(fmt)
-    q = min(q_acc, q_prod)
+    q = min(q_acc - 1, q_prod)      # q_low = q_acc - q >= 1: every rounding drops at least one bit
     va, vb, vacc = integer_values(fa), integer_values(fb), integer_values(fmt)
     if va is None or vb is None or vacc is None:
         return None
@@ -110,7 +115,7 @@ def _round_on_grid(mag, drop, negative, mode):  # pragma: no cover - compiled
     return base + step if up else base, rem != uint64(0)
 
 
-@numba.njit(nogil=True)
+@numba.njit(nogil=True, inline="always")
 def _grid_step(s, s_neg, p, p_neg, mode, keep, q_low, max_units):  # pragma: no cover - compiled
     """One rounded addition s + p on the grid: (s, s_neg, lost, overflowed); on overflow s is unchanged."""
     v = s + p
@@ -129,50 +134,53 @@ def _grid_step(s, s_neg, p, p_neg, mode, keep, q_low, max_units):  # pragma: no 
     return (-int64(mag) if negative else int64(mag)), int64(negative), lost, False
 
 
-@numba.njit(nogil=True)
-def _grid_chain(mode, Ai, BTi, Aneg, BTneg, i, j, K, s, s_neg, p_acc, keep, q_low,
-                max_units):  # pragma: no cover - compiled
-    """(sum, zero sign, flags, final code or -1) after the K products of output (i, j), from s (quanta)."""
-    inexact = False
-    flags = int64(0)
-    for k in range(K):
-        p = Ai[i, k] * BTi[j, k]
-        s_next, s_neg, lost, overflowed = _grid_step(s, s_neg, p, int64(Aneg[i, k] ^ BTneg[j, k]), mode, keep,
-                                                     q_low, max_units)
-        inexact = inexact or lost
-        if overflowed:
-            negative = s + p < 0
-            code, f = overflow_float(int64(negative), p_acc, mode)
-            flags |= f
-            if (code & ((uint64(1) << uint64(p_acc[P_BITS] - 1)) - uint64(1))) != uint64(p_acc[P_MAX_MAG]):
-                return s, s_neg, flags | (FLAG_INEXACT if inexact else 0), int64(code)   # inf / NaN: final
-            s_next = -int64(max_units) if negative else int64(max_units)
-            s_neg = int64(negative)
-        s = s_next
-    return s, s_neg, flags | (FLAG_INEXACT if inexact else 0), int64(-1)
+def _grid_chain_for(mode):
+    """The grid chain with ``mode`` a compile-time constant (see ``_by_mode``)."""
+    @numba.njit(nogil=True)
+    def grid_chain(Ai, BTi, Aneg, BTneg, i, j, K, s, s_neg, p_acc, keep, q_low, max_units):  # pragma: no cover
+        """(sum, zero sign, flags, final code or -1) after the K products of output (i, j), from s (quanta)."""
+        inexact = False
+        flags = int64(0)
+        for k in range(K):
+            p = Ai[i, k] * BTi[j, k]
+            s_next, s_neg, lost, overflowed = _grid_step(s, s_neg, p, int64(Aneg[i, k] ^ BTneg[j, k]), mode, keep,
+                                                         q_low, max_units)
+            inexact = inexact or lost
+            if overflowed:
+                negative = s + p < 0
+                code, f = overflow_float(int64(negative), p_acc, mode)
+                flags |= f
+                if (code & ((uint64(1) << uint64(p_acc[P_BITS] - 1)) - uint64(1))) != uint64(p_acc[P_MAX_MAG]):
+                    return s, s_neg, flags | (FLAG_INEXACT if inexact else 0), int64(code)   # inf / NaN: final
+                s_next = -int64(max_units) if negative else int64(max_units)
+                s_neg = int64(negative)
+            s = s_next
+        return s, s_neg, flags | (FLAG_INEXACT if inexact else 0), int64(-1)
+    return grid_chain
 
 
-def _by_literal_mode(fn):
-    """A jitted ``call(mode, args)`` = fn(mode, *args) with ``mode`` a compile-time constant in each
-    branch, so every rounding mode gets its own branch-free loop (``fn`` is bound as a constant, not a
-    function pointer, so LLVM inlines it)."""
+def _by_mode(factory):
+    """A jitted ``call(mode, args)`` = factory(mode)(*args): one compiled loop per rounding mode, with the
+    mode a compile-time constant inside it, so the hot loop carries no test of the mode."""
+    rne, rna, rup, rdn, rto, rtz = (factory(m) for m in (RM_RNE, RM_RNA, RM_RUP, RM_RDN, RM_RTO, RM_RTZ))
+
     @numba.njit(nogil=True)
     def call(mode, args):  # pragma: no cover - compiled
         if mode == RM_RNE:
-            return fn(RM_RNE, *args)
+            return rne(*args)
         if mode == RM_RNA:
-            return fn(RM_RNA, *args)
+            return rna(*args)
         if mode == RM_RUP:
-            return fn(RM_RUP, *args)
+            return rup(*args)
         if mode == RM_RDN:
-            return fn(RM_RDN, *args)
+            return rdn(*args)
         if mode == RM_RTO:
-            return fn(RM_RTO, *args)
-        return fn(RM_RTZ, *args)
+            return rto(*args)
+        return rtz(*args)
     return call
 
 
-_grid_chain_by_mode = _by_literal_mode(_grid_chain)
+_grid_chain_by_mode = _by_mode(_grid_chain_for)
 
 
 @numba.njit(nogil=True)
@@ -221,3 +229,133 @@ def float_acc_dot_array(A, BT, Ai, BTi, Aneg, BTneg, rowwise, row_special, col_s
         _one_output(t, i, j, A, BT, Ai, BTi, Aneg, BTneg, row_special, col_special, acc_values, acc_special, C,
                     use_c, pa, pb, pc, model, p_acc, mode_acc, p_inner, mode_inner, chunk, frac, width, overflow,
                     p_prod, po, mode_out, q, q_low, man, max_units, out, flags, status)
+
+
+# ------------------------------------------------------------------------------------------ GEMM tiles
+# A GEMM has M*N independent chains. Feeding one chain at a time leaves the CPU waiting on each step's
+# dependent integer operations; stepping a row of COLUMN_TILE chains together, k outermost, keeps many
+# independent steps in flight. Each chain still takes its products in increasing k, so the bits are those
+# of ``_grid_chain``. The lane step is lean: no zero sign, no overflow stop, inexactness and the largest
+# magnitude gathered by OR and max. That is exact when every product is a multiple of the accumulator's
+# quantum (``lane_plan``): no nonzero sum then rounds to zero, so a zero result's sign follows from the
+# terms alone (``_zero_sign``), and an output that may have overflowed (the OR of its magnitudes passed the
+# largest value), or whose row, column or addend is special, is recomputed alone by ``_one_output``.
+
+COLUMN_TILE = 256
+
+
+def column_tiles(BTi):
+    """BTi (N, K) as contiguous (K, COLUMN_TILE) tiles of columns, (n_tiles, K, COLUMN_TILE), zero-padded."""
+    N, K = BTi.shape
+    n_tiles = -(-N // COLUMN_TILE)
+    tiles = np.zeros((n_tiles * COLUMN_TILE, K), np.int64)
+    tiles[:N] = BTi
+    return np.ascontiguousarray(tiles.reshape(n_tiles, COLUMN_TILE, K).transpose(0, 2, 1))
+
+
+@numba.njit(nogil=True, inline="always")
+def _lane_step(s, p, mode, keep, q_low):  # pragma: no cover - compiled
+    """(v = s + p rounded on the grid, v's dropped bits): drop d = max(bit_length - keep, q_low) >= 1 bits.
+
+    Works on the two's complement v, where each mode is one biased arithmetic shift (floor): RNE adds
+    half - 1 plus the kept lsb, RNA half (half - 1 below zero), RUP step - 1, RDN nothing, RTZ step - 1
+    below zero. The bit length is that of v ^ (v >> 63), which is |v| - 1 below zero: one less only when
+    |v| is a power of two, which every d in reach keeps exactly."""
+    v = s + p
+    below = v >> int64(63)                                  # -1 below zero, else 0
+    floor = uint64(1) << uint64(q_low + keep - 1)           # bit length >= q_low + keep: d >= q_low
+    d = int64(64) - keep - int64(_leading_zeros(uint64(v ^ below) | floor))
+    step = int64(1) << d
+    half = step >> int64(1)
+    if mode == RM_RNE:
+        bias = half - int64(1) + ((v >> d) & int64(1))
+    elif mode == RM_RNA:
+        bias = half + below
+    elif mode == RM_RUP:
+        bias = step - int64(1)
+    elif mode == RM_RDN:
+        bias = int64(0)
+    else:                                                   # RTZ, and RTO's truncation
+        bias = (step - int64(1)) & below
+    rounded = ((v + bias) >> d) << d
+    rem = uint64(v & (step - int64(1)))
+    if mode == RM_RTO and rem != uint64(0) and ((rounded >> d) & int64(1)) == int64(0):
+        rounded += (step ^ below) - below                  # |rounded| + step: the odd neighbour
+    return rounded, uint64(rounded ^ (rounded >> int64(63))), rem
+
+
+def _tile_chains_for(mode):
+    """The tile's chains with ``mode`` a compile-time constant (see ``_by_mode``)."""
+    @numba.njit(nogil=True)
+    def tile_chains(Ai, B_tile, i, width, s, lost, peak, keep, q_low):  # pragma: no cover - compiled
+        """Steps the chains of row i and the tile's first ``width`` columns (B_tile: (K, COLUMN_TILE)) through
+        every k: sums in s, OR of dropped
+        bits in lost, OR of |rounded| (or |rounded| - 1 below zero, ``_lane_step``) in peak, so that
+        peak <= max_units rules out overflow (the top binade's ulp is more than one quantum)."""
+        for k in range(Ai.shape[1]):
+            a = Ai[i, k]
+            for jj in range(width):
+                s[jj], rounded, rem = _lane_step(s[jj], a * B_tile[k, jj], mode, keep, q_low)
+                lost[jj] |= rem
+                peak[jj] |= rounded
+    return tile_chains
+
+
+_tile_chains_by_mode = _by_mode(_tile_chains_for)
+
+
+@numba.njit(nogil=True)
+def _zero_sign(Ai, Aneg, BTi, BTneg, i, j, s0, s0_neg, mode):  # pragma: no cover - compiled
+    """Sign of a chain that ended at an exact zero without any nonzero sum rounding to zero: IEEE 754
+    gives -0 (+0 under rdn) only when the start and every product are zeros of that sign."""
+    usual = int64(mode == RM_RDN)       # rdn: -0 unless every term is +0; else +0 unless every term is -0
+    if s0 != 0 or s0_neg == usual:
+        return usual
+    for k in range(Ai.shape[1]):
+        if Ai[i, k] * BTi[j, k] != 0 or int64(Aneg[i, k] ^ BTneg[j, k]) == usual:
+            return usual
+    return int64(1) - usual
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def float_acc_gemm(A, BT, Ai, BTi, Aneg, BTneg, B_tiles, row_special, col_special, acc_values, acc_special,
+                   C, use_c, pa, pb, pc, model, p_acc, mode_acc, p_inner, mode_inner, chunk, frac, width, overflow,
+                   p_prod, po, mode_out, q, q_low, man, max_units, out, flags, status):  # pragma: no cover - compiled
+    """``float_acc_dot_array`` for a GEMM (not row-wise), COLUMN_TILE chains at a time (see above).
+    B_tiles: ``column_tiles(BTi)``; needs ``lanes_exact``."""
+    M, N = Ai.shape[0], BTi.shape[0]
+    n_tiles = (N + COLUMN_TILE - 1) // COLUMN_TILE
+    for tile in prange(M * n_tiles):
+        i = tile % M                                 # consecutive tiles share B's columns (cache)
+        j0 = (tile // M) * COLUMN_TILE
+        n = min(COLUMN_TILE, N - j0)
+        s = np.zeros(n, np.int64)
+        s0 = np.zeros(n, np.int64)
+        s0_neg = np.zeros(n, np.int64)
+        lost = np.zeros(n, np.uint64)
+        peak = np.zeros(n, np.uint64)
+        start_flags = np.zeros(n, np.int64)
+        bad = np.zeros(n, np.bool_)
+        for jj in range(n):
+            c = uint64(C[i * N + j0 + jj]) if use_c else uint64(0)
+            state = dot_init(c, use_c, pc, model, p_acc, mode_acc, frac, width, overflow)
+            s_code = state[0]
+            start_flags[jj] = state[2]
+            bad[jj] = row_special[i] or col_special[j0 + jj] or acc_special[s_code]
+            s0[jj] = 0 if bad[jj] else acc_values[s_code]
+            s0_neg[jj] = int64((s_code >> uint64(p_acc[P_BITS] - 1)) & uint64(1))
+            s[jj] = s0[jj]
+        if not row_special[i]:
+            _tile_chains_by_mode(mode_acc, (Ai, B_tiles[j0 // COLUMN_TILE], i, n, s, lost, peak, man + 1, q_low))
+        for jj in range(n):
+            t, j = i * N + j0 + jj, j0 + jj
+            if bad[jj] or peak[jj] > uint64(max_units):
+                _one_output(t, i, j, A, BT, Ai, BTi, Aneg, BTneg, row_special, col_special, acc_values,
+                            acc_special, C, use_c, pa, pb, pc, model, p_acc, mode_acc, p_inner, mode_inner, chunk,
+                            frac, width, overflow, p_prod, po, mode_out, q, q_low, man, max_units, out, flags,
+                            status)
+                continue
+            status[t] = 0
+            s_neg = _zero_sign(Ai, Aneg, BTi, BTneg, i, j, s0[jj], s0_neg[jj], mode_acc) if s[jj] == 0 else int64(0)
+            f = start_flags[jj] | (FLAG_INEXACT if lost[jj] != uint64(0) else 0)
+            out[t], flags[t] = _finish(s[jj], s_neg, f, int64(-1), p_acc, q, po, mode_out)

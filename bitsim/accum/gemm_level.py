@@ -1,0 +1,204 @@
+"""The GEMM (library) level on top of a tensor-core instruction chain: promotion, split-K, epilogue.
+
+tensorcore_models.md section 1.3 ("Chaining groups into an instruction and into a GEMM"). One output
+``D[i] = C[i] + sum_k A[i, k] * B[i, k]`` is evaluated as:
+
+1. **Split-K** (``split_k = S``, ``split_tile_k = T``): K is cut into k-tiles of T elements (the last one
+   may be shorter). ``"contiguous"``: split s owns the run of tiles ``[s*q, (s+1)*q)`` with
+   ``q = ceil(tiles / S)`` (= CUTLASS's ``round_up(ceil(K / S), T)`` elements per split; trailing splits may
+   own nothing); ``"interleaved"``: split s owns the tiles t with ``t mod S == s``. A split's elements are
+   taken in increasing k. ``split_k = 1``: one split owns all of K (T plays no part).
+2. **Promotion** (``promotion_interval = N_C``): every N_C elements *of a split* the tensor-core chain
+   restarts from +0; each chunk (the last one may be shorter) is one chain (``fused_dot`` with ``c = +0``,
+   a ragged tail zero-padded inside its last instruction), and the chunk results are added serially into a
+   separate fp32 accumulator that starts from +0: ``acc <- RN32(acc + chunk)``. ``None`` = no promotion
+   (fast accumulation): the split's partial is the chain over all its elements, from +0.
+   A split that owns no element has the partial +0.
+3. **Combine**: the S partials are added with fp32 RNE adds, ``"serial"`` = ``((p0 + p1) + p2) + ...`` in
+   split order, ``"pairwise"`` = adjacent pairs level by level (an odd last partial moves up unchanged).
+4. **Epilogue** (``"fp32_add"``, alpha = beta = 1): the API's C is added last, ``D = RN32(total + C)``;
+   without C (beta = 0) ``D = total``. The API C is *not* the instruction's accumulator input ``c``.
+
+Every add is IEEE 754 addition rounded to nearest even in the unit's output format, which must be fp32
+(``bitsim.ops.add`` on the code words: a zero sum is +0 unless both addends are zeros of the same sign,
++inf + -inf is NaN, an overflow is an infinity). A NaN result is the tensor core's canonical NaN (all
+magnitude bits set, 0x7FFFFFFF — the code the chain itself gives), whatever the NaN payloads of C.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bitsim import ops
+from bitsim.accum.fused import _as_float_format, _check_acc, _code_array, fused_dot
+from bitsim.formats import format as lookup_format
+from bitsim.formats.spec import _check_choice, _check_int
+
+SPLIT_LAYOUTS = ("contiguous", "interleaved")
+COMBINES = ("serial", "pairwise")
+EPILOGUES = ("fp32_add",)
+_MAX_K = 1 << 40  # upper bound for the integer fields (validation only)
+
+
+@dataclass(frozen=True)
+class GemmLevel:
+    """Library-level parameters of a tensor-core GEMM (module docstring for the semantics).
+
+    Fields:
+        promotion_interval: N_C, K-elements per chain before promotion into the fp32 accumulator
+            (a positive multiple of the instruction's K); None = no promotion (fast accumulation).
+        split_k: S >= 1, number of K splits, each its own chain (or promoted chains) from +0.
+        split_tile_k: T, width of the k-tiles the splits own (a positive multiple of the instruction's K);
+            needed when split_k > 1.
+        split_layout: "contiguous" (runs of tiles) or "interleaved" (tile t to split t mod S).
+        combine: "serial" (in split order) or "pairwise" order of the fp32 adds of the split partials.
+        epilogue: "fp32_add": D = RN32(acc + C) with alpha = beta = 1.
+        source: where the values come from (not compared).
+    """
+
+    promotion_interval: int | None
+    split_k: int = 1
+    split_tile_k: int | None = None
+    split_layout: str = "contiguous"
+    combine: str = "serial"
+    epilogue: str = "fp32_add"
+    source: str = field(default="", compare=False)
+
+    def __post_init__(self):
+        for name in ("promotion_interval", "split_tile_k"):
+            if getattr(self, name) is not None:
+                _check_int("GemmLevel", name, getattr(self, name), 1, _MAX_K)
+        _check_int("GemmLevel", "split_k", self.split_k, 1, _MAX_K)
+        _check_choice("GemmLevel", "split_layout", self.split_layout, SPLIT_LAYOUTS)
+        _check_choice("GemmLevel", "combine", self.combine, COMBINES)
+        _check_choice("GemmLevel", "epilogue", self.epilogue, EPILOGUES)
+        if self.split_k > 1 and self.split_tile_k is None:
+            raise ValueError(f"GemmLevel.split_tile_k must be given when split_k > 1; got split_k={self.split_k} "
+                             "and split_tile_k=None")
+        if not isinstance(self.source, str):
+            raise TypeError(f"GemmLevel.source must be a str; got {self.source!r}")
+
+    def check_unit(self, instruction_k: int, out) -> None:
+        """ValueError unless N_C and T are whole numbers of instructions and the output format is fp32."""
+        for name in ("promotion_interval", "split_tile_k"):
+            value = getattr(self, name)
+            if value is not None and value % instruction_k:
+                raise ValueError(f"GemmLevel.{name} must be a multiple of the instruction K {instruction_k}; "
+                                 f"got {value}")
+        if _as_float_format("out", out) != lookup_format("fp32"):
+            raise ValueError(f"GemmLevel.epilogue {self.epilogue!r} adds in fp32; the unit's output format is {out}")
+
+
+# ------------------------------------------------------------------------------------------ schedule
+
+
+def split_columns(K: int, gemm: GemmLevel) -> list[np.ndarray]:
+    """The k indices of every split, each in increasing k (step 1 of the module docstring)."""
+    if gemm.split_k == 1:
+        return [np.arange(K)]
+    T, S = gemm.split_tile_k, gemm.split_k
+    tiles = [np.arange(start, min(start + T, K)) for start in range(0, K, T)]
+    if gemm.split_layout == "contiguous":
+        q = -(-len(tiles) // S)
+        owned = [tiles[s * q:(s + 1) * q] for s in range(S)]
+    else:
+        owned = [tiles[s::S] for s in range(S)]
+    return [np.concatenate(run) if run else np.arange(0) for run in owned]
+
+
+def chunk_columns(cols: np.ndarray, gemm: GemmLevel) -> list[np.ndarray]:
+    """A split's k indices cut every ``promotion_interval`` elements (one chunk without promotion)."""
+    n_c = gemm.promotion_interval
+    if n_c is None:
+        return [cols] if len(cols) else []
+    return [cols[start:start + n_c] for start in range(0, len(cols), n_c)]
+
+
+# ------------------------------------------------------------------------------------------ adds
+
+
+def rn_add(x, y, fmt) -> np.ndarray:
+    """RN(x + y) in ``fmt`` on code arrays (IEEE 754 addition, ``bitsim.ops.add``), as int64 codes; a NaN
+    result is the canonical NaN with every magnitude bit set."""
+    fmt = _as_float_format("fmt", fmt)
+    dtype = fmt.code_dtype
+    codes, _ = ops.add(np.asarray(x).astype(dtype), np.asarray(y).astype(dtype), fmt, "rne")
+    codes = codes.astype(np.int64)
+    nan = (codes & fmt.magnitude_mask) > fmt.max_code_magnitude + 1
+    return np.where(nan, fmt.magnitude_mask, codes)
+
+
+def _serial(terms: list, fmt, start=None) -> np.ndarray:
+    """((start + t0) + t1) + ... with RNE adds (start None: from t0)."""
+    total = start
+    for t in terms:
+        total = t if total is None else rn_add(total, t, fmt)
+    return total
+
+
+def _pairwise(terms: list, fmt) -> np.ndarray:
+    """Adjacent pairs added level by level; an odd last term moves up unchanged."""
+    while len(terms) > 1:
+        paired = [rn_add(terms[i], terms[i + 1], fmt) for i in range(0, len(terms) - 1, 2)]
+        terms = paired + terms[len(paired) * 2:]
+    return terms[0]
+
+
+# ------------------------------------------------------------------------------------------ evaluation
+
+
+def _chain_results(A, B, chunks, fmt_in, acc, instruction_k) -> np.ndarray:
+    """(n, len(chunks)) chain results, each chunk from c = +0; chunks of equal length share one call."""
+    n = A.shape[0]
+    out = np.zeros((n, len(chunks)), np.int64)
+    lengths = np.array([len(cols) for cols in chunks], np.int64)
+    for length in np.unique(lengths):
+        which = np.flatnonzero(lengths == length)
+        idx = np.stack([chunks[j] for j in which])                       # (m, length)
+        a, b = A[:, idx].reshape(-1, length), B[:, idx].reshape(-1, length)  # row i * m + j: chunk j of row i
+        d = fused_dot(a, b, np.zeros(len(a), np.int64), fmt_in, acc, instruction_k=instruction_k)
+        out[:, which] = d.reshape(n, len(which))
+    return out
+
+
+def gemm_dot(A, B, C, fmt_in, acc, gemm: GemmLevel, instruction_k=None) -> np.ndarray:
+    """Rows of ``D = C + sum_k A[i,k] * B[i,k]`` through the GEMM level ``gemm`` over the chain of ``acc``.
+
+    Args:
+        A, B: integer codes of ``fmt_in``, shape (n, K).
+        C: fp32 codes (the API's C, added in the epilogue), shape (n,), or None (beta = 0).
+        fmt_in, acc, instruction_k: the instruction chain, as for ``fused_dot``.
+        gemm: the library-level parameters.
+
+    Returns:
+        int64 fp32 codes, shape (n,).
+    """
+    _check_acc(acc)
+    if not isinstance(gemm, GemmLevel):
+        raise TypeError(f"gemm must be a GemmLevel; got {type(gemm).__name__}")
+    step = acc.group if instruction_k is None else instruction_k
+    gemm.check_unit(step, acc.out)
+    fmt_in = _as_float_format("fmt_in", fmt_in)
+    A, B = _code_array(A, fmt_in, "A"), _code_array(B, fmt_in, "B")
+    if A.ndim != 2 or A.shape != B.shape:
+        raise ValueError(f"gemm_dot: A and B must have the same shape (n, K); got {A.shape} and {B.shape}")
+    n = A.shape[0]
+    if C is not None:
+        C = _code_array(C, acc.out, "C")
+        if C.shape != (n,):
+            raise ValueError(f"gemm_dot: C must have shape ({n},); got {C.shape}")
+    owners = [chunk_columns(cols, gemm) for cols in split_columns(A.shape[1], gemm)]
+    flat = [chunk for chunks in owners for chunk in chunks]
+    results = _chain_results(A, B, flat, fmt_in, acc, step) if flat else np.zeros((n, 0), np.int64)
+    partials, first = [], 0
+    for chunks in owners:
+        columns = [results[:, j] for j in range(first, first + len(chunks))]
+        first += len(chunks)
+        if gemm.promotion_interval is None:
+            partials.append(columns[0] if columns else np.zeros(n, np.int64))
+        else:
+            partials.append(_serial(columns, acc.out, start=np.zeros(n, np.int64)))
+    total = _serial(partials, acc.out) if gemm.combine == "serial" else _pairwise(partials, acc.out)
+    return total if C is None else rn_add(total, C, acc.out)

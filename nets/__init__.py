@@ -1,0 +1,1 @@
+"""Models, recipes and data for bit-exact training with bitsim."""
