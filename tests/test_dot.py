@@ -94,6 +94,24 @@ def test_pairwise_tree_matches_ref(k, fin, acc_name, mode):
     assert_dot_matches_ref(with_c, A, B, c)
 
 
+@pytest.mark.parametrize("inner_order,outer_order", [("pairwise", "sequential"), ("sequential", "pairwise"),
+                                                     ("pairwise", "pairwise")])
+def test_chunked_and_split_k_with_a_pairwise_part_match_ref(inner_order, outer_order):
+    """Two stages of units (chunk sums exact in the inner format, then the sums through the outer model):
+    ragged last chunks, one-product chunks, adversarial rows, with and without c, dot and matmul."""
+    A, B = operand_rows(F["e5m2"], 6, 22, seed=61)
+    inner, outer = FloatAcc("fp16", "rtz", order=inner_order), FloatAcc("bf16", "rne", order=outer_order)
+    c = bitsim.encode(np.random.default_rng(62).standard_normal(A.shape[0]), "fp32")
+    for acc in (ChunkedAcc(5, inner, outer), ChunkedAcc(1, inner, outer), SplitKAcc(3, inner, outer)):
+        unit = DotUnit("e5m2", "e5m2", acc, "fp32", c="fp32")
+        assert_dot_matches_ref(unit, A, B, c)
+        assert_dot_matches_ref(unit, A, B)
+        D = matmul(A[:3], np.ascontiguousarray(B[:4].T), unit)
+        for i in range(3):
+            for j in range(4):
+                assert int(D[i, j]) == R.dot(A[i], B[j], unit.a, unit.b, unit.acc, unit.out), (acc, i, j)
+
+
 def test_split_k_matches_ref_and_equals_its_chunking():
     A, B = operand_rows(F["e4m3"], 8, 40, seed=11)
     inner, outer = FloatAcc(F["fp16"], "rtz"), FloatAcc(F["fp32"])
@@ -169,6 +187,59 @@ def test_float_accumulator_column_tiles_match_ref():
                                                  fc=unit.c), (mode, i, j, c)
             c = None if addend is None else addend.reshape(-1)          # every output: the row-wise path
             assert np.array_equal(D.reshape(-1), dot(rows_a, rows_b, unit, c)), mode
+
+
+def sequential_flags_by_ops(a_row, b_row, c, unit):
+    """A sequential FloatAcc's (code, flags) stepped by hand through ``bitsim.ops``: c converted to the
+    accumulator, one fma per product, one conversion to ``out``; the flags ORed."""
+    acc, fa, fb = unit.acc, unit.a, unit.b
+    s, flags = np.array([0], acc.fmt.code_dtype), 0
+    if c is not None:
+        s, f = bitsim.ops.convert(np.array([c], unit.c.code_dtype), unit.c, acc.fmt, acc.rounding)
+        flags |= int(f[0])
+    for x, y in zip(a_row, b_row):
+        s, f = bitsim.ops.fma(np.array([x]), np.array([y]), s, acc.fmt, acc.rounding, in_formats=(fa, fb, acc.fmt))
+        flags |= int(f[0])
+    d, f = bitsim.ops.convert(s, acc.fmt, unit.out, unit.out_rounding)
+    return int(d[0]), flags | int(f[0])
+
+
+@pytest.mark.parametrize("acc_name", ["fp16", "e5m2", "fp32"])       # grid lanes / grid chains / generic
+@pytest.mark.parametrize("mode", ["rne", "rtz"])
+def test_dot_and_matmul_flags_are_the_or_of_every_rounding(acc_name, mode):
+    A = bitsim.encode(np.random.default_rng(51).standard_normal((5, 6)), "e4m3")
+    B = bitsim.encode(np.random.default_rng(52).standard_normal((6, 4)), "e4m3")
+    A[1] = bitsim.encode(np.full(6, 448.0), "e4m3")                       # overflows fp16 and e5m2
+    A[2] = bitsim.encode(np.full(6, 0.5), "e4m3")                         # exact sums
+    B[:, 0], B[:, 1] = bitsim.encode(np.ones(6), "e4m3"), bitsim.encode(np.full(6, 448.0), "e4m3")
+    A[3, 1] = 0x7F                                                        # a NaN row
+    unit = DotUnit("e4m3", "e4m3", FloatAcc(acc_name, mode), "fp16")
+    C = bitsim.encode(np.random.default_rng(53).standard_normal((5, 4)), "fp16")
+    for addend in (None, C):
+        D, flags = matmul(A, B, unit, addend, return_flags=True)
+        rows_d, rows_f = dot(np.repeat(A, 4, axis=0), np.tile(B.T, (5, 1)), unit,
+                             None if addend is None else addend.reshape(-1), return_flags=True)
+        assert np.array_equal(rows_d, D.reshape(-1)) and np.array_equal(rows_f, flags.reshape(-1))
+        for i in range(5):
+            for j in range(4):
+                c = None if addend is None else int(addend[i, j])
+                assert (int(D[i, j]), int(flags[i, j])) == sequential_flags_by_ops(A[i], B[:, j], c, unit), (i, j)
+        if addend is None:
+            assert flags[2, 0] == 0 and flags[1, 1] & 4                   # an exact output, an overflowing one
+    with pytest.raises(ValueError, match="return_flags"):
+        matmul(A, B, "nvidia_h100_e4m3_fp32", return_flags=True)
+
+
+@pytest.mark.parametrize("fb", ["e4m3", "e5m2"])                     # float64-exact / int64 register paths
+def test_kulisch_flags_are_those_of_the_one_rounding(fb):
+    A = bitsim.encode(np.random.default_rng(54).standard_normal((6, 16)), "e4m3")
+    B = bitsim.encode(np.random.default_rng(55).standard_normal((16, 5)), fb)
+    A[0] = bitsim.encode(np.full(16, 0.5), "e4m3")
+    unit = DotUnit("e4m3", fb, KulischAcc(), "fp16")
+    D, flags = matmul(A, B, unit, return_flags=True)
+    exact = bitsim.decode(A, "e4m3") @ bitsim.decode(B, fb)               # exact in float64 at this size
+    single, f = bitsim.ops.convert(bitsim.encode(exact, "fp64"), "fp64", "fp16")
+    assert np.array_equal(D, single) and np.array_equal(flags, f)
 
 
 @pytest.mark.parametrize("fb,float_exact", [("e4m3", True), ("e5m2", False)])
@@ -252,9 +323,6 @@ def test_bad_input():
         DotUnit("e4m3", "e4m3", IntAcc(32), "fp32")
     with pytest.raises(ValueError, match="register is needed"):
         dot(np.zeros((1, 4), np.uint16), np.zeros((1, 4), np.uint16), DotUnit("bf16", "bf16", KulischAcc(), "fp32"))
-    pairwise_inner = ChunkedAcc(4, FloatAcc(F["fp16"], order="pairwise"), FloatAcc(F["fp32"]))
-    with pytest.raises(ValueError, match="inner and outer accumulate sequentially"):
-        dot(a, a, DotUnit("e4m3", "e4m3", pairwise_inner, "fp16"))
     with pytest.raises(ValueError, match="takes float operands"):
         dot(a, a, DotUnit(INT8, INT8, FloatAcc(F["fp32"], order="pairwise"), "fp32"))
     with pytest.raises(ValueError, match="SplitKAcc.splits must be a positive int"):

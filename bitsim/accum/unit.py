@@ -24,6 +24,7 @@ from bitsim.accum.presets import PRESETS, TensorCoreUnit
 from bitsim.arrays import operand_codes
 from bitsim.core.accum import REG_OVF_RAISE, REG_OVF_SATURATE, REG_OVF_WRAP, ST_OFF_GRID, ST_OVERFLOW
 from bitsim.formats import FixedFormat, FloatFormat, format as as_format
+from bitsim.quantize import encode
 from bitsim.ops import exact_product_format
 from bitsim.backend import choose, empty_like_input, is_device_array
 from bitsim.core.dot import MODEL_CHUNKED, MODEL_FLOAT, MODEL_PAIRWISE, MODEL_REGISTER
@@ -109,10 +110,6 @@ def _kernel_model(unit: DotUnit, length: int, with_c: bool):
                     _product_format(unit).params)
         return MODEL_FLOAT, acc.fmt.params, mode_code(acc.rounding), dummy, 0, 1, 0, 0, 0, dummy
     if isinstance(acc, ChunkedAcc):
-        for part in (acc.inner, acc.outer):
-            if part.order != "sequential":
-                raise ValueError(f"{type(unit.acc).__name__}: inner and outer accumulate sequentially in the "
-                                 "kernels (a pairwise inner or outer is modelled in bitsim.ref.accum only)")
         return (MODEL_CHUNKED, acc.outer.fmt.params, mode_code(acc.outer.rounding), acc.inner.fmt.params,
                 mode_code(acc.inner.rounding), acc.chunk, 0, 0, 0, dummy)
     frac, width = unit.register(length, with_c)
@@ -130,16 +127,49 @@ def _product_format(unit: DotUnit):
     return pf
 
 
+def _two_level(acc) -> bool:
+    """A chunked or split-K model with a pairwise part: run as two stages of units (``_run_two_level``)."""
+    return isinstance(acc, (ChunkedAcc, SplitKAcc)) and "pairwise" in (acc.inner.order, acc.outer.order)
+
+
+def _run_two_level(A, B, rowwise, c, unit: DotUnit, n_out, backend):
+    """(codes, flags) of a chunked / split-K unit with a pairwise inner or outer, as two stages of units:
+    each chunk's sum through ``inner`` (a DotUnit whose output is the inner format, so it is exact), then
+    the chunk sums, times an exact 1, through ``outer`` from c. round(s + v * 1) = round(s + v), so the
+    steps are those of ``bitsim.ref.accum.chunked_acc``; the flags are ORed over both stages."""
+    if any(is_device_array(x) for x in (A, B, c)):
+        raise TypeError(f"{type(unit.acc).__name__} with a pairwise part runs on host arrays (its two stages "
+                        "are gathered on the host); pass NumPy arrays")
+    K = A.shape[1]
+    acc = unit.acc.chunked(K) if isinstance(unit.acc, SplitKAcc) else unit.acc
+    fmt = acc.inner.fmt
+    inner = DotUnit(unit.a, unit.b, acc.inner, fmt)
+    sums, flags = [], np.zeros(n_out, np.uint8)
+    for start in range(0, K, acc.chunk):
+        part = slice(start, min(start + acc.chunk, K))
+        code, f = _run(A[:, part], B[:, part] if rowwise else B[part], rowwise, None, inner, n_out, backend)
+        sums.append(code.reshape(-1))
+        flags |= f.reshape(-1)
+    V = np.stack(sums, axis=1) if sums else np.zeros((n_out, 0), fmt.code_dtype)
+    ones = np.full(V.shape, int(encode(np.array([1.0]), fmt)[0]), fmt.code_dtype)
+    outer = DotUnit(fmt, fmt, acc.outer, unit.out, unit.out_rounding, c=unit.c)
+    code, f = _run(V, ones, True, None if c is None else c.reshape(-1), outer, n_out, backend)
+    return code, flags | f.reshape(-1)
+
+
 def _run(A, B, rowwise, c, unit: DotUnit, n_out, backend):
-    """Outputs of ``unit`` on ``backend``: B holds rows (n, K) when ``rowwise``, else B is (K, N)."""
+    """(codes, flags) of ``unit`` on ``backend``: B holds rows (n, K) when ``rowwise``, else B is (K, N)."""
+    if _two_level(unit.acc):
+        return _run_two_level(A, B, rowwise, c, unit, n_out, backend)
     use_c = c is not None
     model = _kernel_model(unit, A.shape[1], use_c)
     frac, width = model[6], model[7]
     args = (unit.a.params, unit.b.params, unit.c.params, *model, unit.out.params, mode_code(unit.out_rounding))
     if backend == "cuda":
-        code, status = _run_cuda(A, B, rowwise, c, args, n_out)
+        code, flags, status = _run_cuda(A, B, rowwise, c, args, n_out)
     else:
-        code, status = _run_cpu(A, B if rowwise else np.ascontiguousarray(B.T), rowwise, c, unit, args, n_out)
+        code, flags, status = _run_cpu(A, B if rowwise else np.ascontiguousarray(B.T), rowwise, c, unit, args,
+                                       n_out)
     if status is not None and status.any():
         t = int(np.flatnonzero(status)[0])
         if status[t] == ST_OVERFLOW:
@@ -149,13 +179,13 @@ def _run(A, B, rowwise, c, unit: DotUnit, n_out, backend):
                              f"({unit.acc}); give KulischAcc a larger frac_bits")
     if is_device_array(code):
         from bitsim.kernels.cuda_run import narrow_codes
-        return narrow_codes(code, unit.out.code_dtype)
-    return code.astype(unit.out.code_dtype)
+        return narrow_codes(code, unit.out.code_dtype), flags
+    return code.astype(unit.out.code_dtype), flags
 
 
 def _run_cpu(A, BT, rowwise, c, unit, args, n_out):
-    """(codes, status) from the CPU kernels: the int64 fast path of register models where it applies
-    (``bitsim.kernels.register_fast``), else the generic kernel."""
+    """(codes, flags, status) from the CPU kernels: the int64 fast paths of float and register models where
+    they apply (``bitsim.kernels.float_acc_fast``, ``register_fast``), else the generic kernel."""
     use_c = c is not None
     C = c.reshape(-1).astype(np.uint64) if use_c else np.zeros(1, np.uint64)
     code = np.empty(n_out, dtype=np.uint64)           # one compiled signature for every output format
@@ -175,21 +205,22 @@ def _run_cpu(A, BT, rowwise, c, unit, args, n_out):
             else:
                 float_acc_gemm(A64, BT64, Ai, BTi, Aneg, BTneg, column_tiles(BTi), *specials, *args, *consts, code,
                                flags, status)
-            return code, status
+            return code, flags, status
     plan = register_plan(unit, A.shape[1], frac, width, use_c) if model == MODEL_REGISTER else None
     if plan is None:
         dot_cpu.dot_array(A64, BT64, rowwise, C, use_c, *args, code, flags, status)
-        return code, status
+        return code, flags, status
     shift, ta, sa, tb, sb, float_exact = plan
     Ai, BTi = ta[A], tb[BT]
     totals = exact_totals(Ai, BTi, rowwise) if float_exact else np.zeros(0, np.int64)
     register_dot_array(A64, BT64, Ai, BTi, totals, rowwise, sa[A].any(axis=1),
                        sb[BT].any(axis=1), C, use_c, *args, shift, code, flags, status)
-    return code, status
+    return code, flags, status
 
 
 def _run_cuda(A, B, rowwise, c, args, n_out):
-    """(codes, status on the host or None if all clear) from the GPU kernels; device inputs stay there."""
+    """(codes, flags, status on the host or None if all clear) from the GPU kernels; device inputs stay
+    there."""
     from bitsim.kernels import cuda_run
     on_device = any(is_device_array(x) for x in (A, B, c))
     host = not on_device
@@ -205,7 +236,7 @@ def _run_cuda(A, B, rowwise, c, args, n_out):
     cuda_run.dot_array(A, B, rowwise, C, use_c, *args, code, flags, status)
     if on_device:
         status = status.copy_to_host() if cuda_run.device_max(status) else None
-    return code, status
+    return code, flags, status
 
 
 def _rows(x, fmt, name, ndim=2):
@@ -215,13 +246,16 @@ def _rows(x, fmt, name, ndim=2):
     return arr
 
 
-def dot(A, B, unit, c=None, *, backend=None):
+def dot(A, B, unit, c=None, *, return_flags=False, backend=None):
     """Row-wise dot products d[i] = c[i] + sum_k A[i, k] * B[i, k] through ``unit`` (A, B: (n, K) codes).
 
+    ``return_flags``: also return each output's flags (uint8, the OR over every rounding of the output:
+    1 inexact, 2 underflow, 4 overflow, 8 infinite, 16 invalid; DotUnits only).
     ``backend``: "cpu" | "cuda" | None (``bitsim.backend``; device arrays run on the GPU in place)."""
     unit = _resolve(unit)
     backend = choose(backend, A, B, c)
     if isinstance(unit, TensorCoreUnit):
+        _no_flags(unit, return_flags)
         _host_only(unit, backend)
         return _fused(A, B, unit, c)
     if not isinstance(unit, DotUnit):
@@ -232,15 +266,18 @@ def dot(A, B, unit, c=None, *, backend=None):
     c = None if c is None else _rows(c, unit.c, "c", ndim=1)
     if c is not None and tuple(c.shape) != (A.shape[0],):
         raise ValueError(f"dot: c must have shape ({A.shape[0]},); got {tuple(c.shape)}")
-    return _run(A, B, True, c, unit, A.shape[0], backend)
+    code, flags = _run(A, B, True, c, unit, A.shape[0], backend)
+    return (code, flags) if return_flags else code
 
 
-def matmul(A, B, unit, C=None, *, backend=None):
+def matmul(A, B, unit, C=None, *, return_flags=False, backend=None):
     """D = C + A @ B through ``unit``: A (M, K), B (K, N) codes, C (M, N); every D[i, j] accumulates
     k = 0 .. K-1 in order. ``backend`` as for ``dot`` (the GPU kernel tiles A and B in shared memory;
-    the order of every output's products is the same). A ``BlockDotUnit`` takes BlockTensors
-    (``bitsim.accum.block_dot.block_matmul``)."""
+    the order of every output's products is the same). ``return_flags`` as for ``dot`` ((M, N) flags).
+    A ``BlockDotUnit`` takes BlockTensors (``bitsim.accum.block_dot.block_matmul``)."""
     unit = _resolve(unit)
+    if isinstance(unit, (BlockDotUnit, TensorCoreUnit)):
+        _no_flags(unit, return_flags)
     if isinstance(unit, BlockDotUnit):
         return block_matmul(A, B, unit, C, backend=backend)
     backend = choose(backend, A, B, C)
@@ -260,7 +297,14 @@ def matmul(A, B, unit, C=None, *, backend=None):
     if not isinstance(unit, DotUnit):
         raise TypeError(f"unit must be a DotUnit, a TensorCoreUnit or a preset name; got {type(unit).__name__}")
     C = None if C is None else _rows(C, unit.c, "C")
-    return _run(A, B, False, C, unit, M * N, backend).reshape(M, N)
+    code, flags = _run(A, B, False, C, unit, M * N, backend)
+    return (code.reshape(M, N), flags.reshape(M, N)) if return_flags else code.reshape(M, N)
+
+
+def _no_flags(unit, return_flags):
+    if return_flags:
+        raise ValueError(f"return_flags: flags are modelled for DotUnits only; {type(unit).__name__} "
+                         f"{getattr(unit, 'name', '')} gives codes")
 
 
 def _host_only(unit, backend):

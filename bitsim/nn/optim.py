@@ -1,0 +1,111 @@
+"""SGD with momentum and weight decay; every step of the update is one correctly rounded ``bitsim.ops`` op.
+
+For each parameter w (master codes in ``master_fmt``) with gradient g (a QTensor, any format and scale):
+
+1. unscale    u = RND_upd(g / S)                 ``ops.div`` of exact binary64 operands (loss scale S;
+                                                 one rounding, which also converts g into fmt_update)
+2. decay      u = RND_upd(wd * w + u)            ``ops.fma``           (only when weight_decay != 0)
+3. momentum   v = RND_upd(mu * v + u); u = v     ``ops.fma``, v kept in fmt_update, starts at +0
+                                                                        (only when momentum != 0)
+4. update     w = RND_master(-lr * u + w)        ``ops.fma``
+
+RND is ``rounding`` (``sr_bits`` random bits for "sr", keyed per op as ``<param>.<op>`` with the run's
+seed and step: ``Context.sr_key``). The constants lr, mu, wd are rounded once (RNE) to ``const_fmt`` when
+the optimizer is made (exact for powers of two and short dyadics). Trace keys:
+``<param>/update/{unscaled, decayed, velocity, master}``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bitsim import ops
+from bitsim.formats import FloatFormat
+from bitsim.quantize import decode, encode
+from bitsim.rounding import MODES
+from bitsim.nn.tensor import QTensor, element_format
+
+FP64 = element_format("fp64", "fp64")
+
+
+def _float_fmt(fmt, what):
+    f = element_format(fmt, what)
+    if not isinstance(f, FloatFormat):
+        raise TypeError(f"{what} must be a float format (the update runs in bitsim.ops); got {f}")
+    return f
+
+
+class SGD:
+    """See the module doc. ``master_fmt``: the parameters' format (checked at every step)."""
+
+    def __init__(self, lr, momentum=0.0, weight_decay=0.0, *, fmt_update="fp32", rounding="rne", sr_bits=None,
+                 master_fmt="fp32", const_fmt="fp32", loss_scale=1.0):
+        self.fmt_update = _float_fmt(fmt_update, "SGD.fmt_update")
+        self.master_fmt = _float_fmt(master_fmt, "SGD.master_fmt")
+        self.const_fmt = _float_fmt(const_fmt, "SGD.const_fmt")
+        if rounding not in MODES:
+            raise ValueError(f"SGD.rounding must be one of {', '.join(MODES)}; got {rounding!r}")
+        if (rounding == "sr") != (sr_bits is not None):
+            raise ValueError(f"SGD.sr_bits is required with rounding='sr' and only then; got sr_bits={sr_bits!r}")
+        for name, v in (("lr", lr), ("momentum", momentum), ("weight_decay", weight_decay)):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or v < 0:
+                raise ValueError(f"SGD.{name} must be a finite number >= 0; got {v!r}")
+        if isinstance(loss_scale, bool) or not isinstance(loss_scale, (int, float)) or not 0 < loss_scale < np.inf:
+            raise ValueError(f"SGD.loss_scale must be a finite number > 0; got {loss_scale!r}")
+        self.rounding, self.sr_bits, self.loss_scale = rounding, sr_bits, float(loss_scale)
+        self.lr, self.momentum, self.weight_decay = float(lr), float(momentum), float(weight_decay)
+        c = lambda v: encode(np.array([v], dtype=np.float64), self.const_fmt)  # noqa: E731
+        self._neg_lr, self._mu, self._wd = c(-self.lr), c(self.momentum), c(self.weight_decay)
+        self._scale = encode(np.array([self.loss_scale]), FP64)
+        self.velocity: dict[str, np.ndarray] = {}
+
+    def _op(self, fn, args, in_formats, fmt, name, ctx, size):
+        kw = {}
+        if self.rounding == "sr":
+            kw = dict(sr_bits=self.sr_bits, **ctx.sr_key(name, size))
+        return fn(*args, fmt, self.rounding, in_formats=in_formats, **kw)[0]
+
+    def step(self, params, ctx) -> None:
+        """Update every parameter that has a gradient, in list order; gradients are consumed (set to None)."""
+        up, cf = self.fmt_update, self.const_fmt
+        for p in params:
+            if p.grad is None:
+                continue
+            w = p.value
+            if w.fmt != self.master_fmt or w.scale_exp:
+                raise ValueError(f"SGD: parameter {p.name} is in {w.fmt} but master_fmt is {self.master_fmt}")
+            if p.grad.shape != w.shape:
+                raise ValueError(f"SGD: gradient of {p.name} has shape {p.grad.shape}, the parameter {w.shape}")
+            size = w.codes.size
+            g64 = encode(p.grad.values, FP64)                                        # exact
+            u = self._op(ops.div, (g64, self._scale), (FP64, FP64), up, f"{p.name}.unscale", ctx, size)
+            ctx.record(f"{p.name}/update/unscaled", QTensor(u, up), f"{up} {self.rounding}")
+            if self.weight_decay:
+                u = self._op(ops.fma, (self._wd, w.codes, u), (cf, w.fmt, up), up, f"{p.name}.decay", ctx, size)
+                ctx.record(f"{p.name}/update/decayed", QTensor(u, up), f"{up} {self.rounding}")
+            if self.momentum:
+                v = self.velocity.get(p.name)
+                v = np.zeros_like(u) if v is None else v
+                u = self._op(ops.fma, (self._mu, v, u), (cf, up, up), up, f"{p.name}.momentum", ctx, size)
+                self.velocity[p.name] = u
+                ctx.record(f"{p.name}/update/velocity", QTensor(u, up), f"{up} {self.rounding}")
+            new = self._op(ops.fma, (self._neg_lr, u, w.codes), (cf, up, w.fmt), w.fmt, f"{p.name}.update", ctx, size)
+            p.value, p.grad = QTensor(new, w.fmt), None
+            ctx.record(f"{p.name}/update/master", p.value, f"{w.fmt} {self.rounding}")
+
+    def state_dict(self) -> dict:
+        """Velocity codes (bit-exact) and the hyperparameters they belong to."""
+        return {"velocity": {k: v.copy() for k, v in self.velocity.items()},
+                "fmt_update": str(self.fmt_update), "lr": self.lr, "momentum": self.momentum}
+
+    def load_state_dict(self, state: dict) -> None:
+        vel = state.get("velocity")
+        if not isinstance(vel, dict):
+            raise ValueError("SGD.load_state_dict: state['velocity'] must be a dict of code arrays")
+        for k, v in vel.items():
+            v = np.asarray(v)
+            if v.dtype != self.fmt_update.code_dtype:
+                raise TypeError(f"SGD.load_state_dict: velocity[{k!r}] has dtype {v.dtype}; codes of "
+                                f"{self.fmt_update} are {self.fmt_update.code_dtype}")
+            decode(v, self.fmt_update)
+        self.velocity = {k: np.array(v, copy=True) for k, v in vel.items()}
