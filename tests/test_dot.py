@@ -306,6 +306,28 @@ def test_tensor_core_presets_through_dot_and_matmul():
     assert np.array_equal(D.reshape(-1), rows)
 
 
+def test_fused_accumulator_inside_a_dot_unit():
+    """DotUnit(acc=FusedAcc) chains groups like the preset whose instruction is one group; c enters the
+    first group; mismatched formats are refused."""
+    rng = np.random.default_rng(10)
+    A = bitsim.encode(rng.standard_normal((3, 40)), "e4m3")
+    B = bitsim.encode(rng.standard_normal((40, 5)), "e4m3")
+    C = bitsim.encode(rng.standard_normal((3, 5)), "fp32")
+    for name in ("nvidia_h100_e4m3_fp32", "nvidia_ada_e4m3_fp16"):
+        preset = PRESETS[name]
+        unit = DotUnit("e4m3", "e4m3", preset.acc, preset.out)
+        want = fused_dot(np.repeat(A, 5, axis=0), np.tile(B.T, (3, 1)), np.zeros(15, np.int64), "e4m3", preset.acc)
+        assert np.array_equal(matmul(A, B, unit).reshape(-1), want)
+        if preset.acc.group == preset.instruction_k:
+            assert np.array_equal(matmul(A, B, unit, C if preset.out.bits == 32 else None),
+                                  matmul(A, B, preset, C if preset.out.bits == 32 else None))
+    acc = PRESETS["nvidia_h100_e4m3_fp32"].acc
+    with pytest.raises(ValueError, match="one float format"):
+        DotUnit("e4m3", "e5m2", acc, "fp32")
+    with pytest.raises(ValueError, match="must be the FusedAcc's out"):
+        DotUnit("e4m3", "e4m3", acc, "fp16")
+
+
 def test_bad_input():
     unit = DotUnit("e4m3", "e4m3", FloatAcc(F["fp16"]), "fp16")
     a = np.zeros((2, 4), np.uint8)

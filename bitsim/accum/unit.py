@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bitsim.accum.fused import fused_dot
+from bitsim.accum.fused import FusedAcc, fused_dot
 from bitsim.accum.gemm_level import gemm_dot
 from bitsim.accum.block_dot import BLOCK_PRESETS, BlockDotUnit, block_matmul, block_unit
 from bitsim.accum.models import (
@@ -37,7 +37,7 @@ from bitsim.rounding import DETERMINISTIC_MODES, mode_code
 
 MAX_REGISTER_BITS = 127
 _REGISTER_OVERFLOW = {"raise": REG_OVF_RAISE, "wrap": REG_OVF_WRAP, "saturate": REG_OVF_SATURATE}
-MODELS = (FloatAcc, ChunkedAcc, SplitKAcc, KulischAcc, IntAcc)
+MODELS = (FloatAcc, ChunkedAcc, SplitKAcc, KulischAcc, IntAcc, FusedAcc)
 
 
 def _element_format(fmt, name):
@@ -49,8 +49,13 @@ def _element_format(fmt, name):
 
 @dataclass(frozen=True)
 class DotUnit:
-    """a, b: operand formats; acc: FloatAcc | ChunkedAcc | KulischAcc | IntAcc; out: output format;
-    c: format of the addend (default ``out``)."""
+    """a, b: operand formats; acc: FloatAcc | ChunkedAcc | SplitKAcc | KulischAcc | IntAcc | FusedAcc;
+    out: output format; c: format of the addend (default ``out``).
+
+    A ``FusedAcc`` (a tensor-core block FMA) takes a == b float formats, ``out`` = ``acc.out`` = ``c``
+    (the accumulator input), chains groups of ``acc.group`` products in increasing k, and rounds as
+    ``acc.result_rounding`` says (``out_rounding`` plays no part); for an instruction of several groups
+    or the library level, use a ``TensorCoreUnit`` (``bitsim.unit(name)`` presets)."""
 
     a: object
     b: object
@@ -74,6 +79,8 @@ class DotUnit:
                 raise ValueError(f"DotUnit.acc format {acc.fmt} has no zero to start from")
         if isinstance(self.acc, IntAcc) and not (isinstance(self.a, FixedFormat) and isinstance(self.b, FixedFormat)):
             raise ValueError(f"IntAcc takes fixed-point or integer operands; got a={self.a}, b={self.b}")
+        if isinstance(self.acc, FusedAcc):
+            _check_fused_parts(self)
         if isinstance(self.acc, IntAcc) and self.acc.bits > MAX_REGISTER_BITS:
             raise ValueError(f"IntAcc.bits must be <= {MAX_REGISTER_BITS}; got {self.acc.bits}")
 
@@ -90,6 +97,15 @@ class DotUnit:
                              f"{length}; the kernels hold at most {MAX_REGISTER_BITS} bits (give width= and "
                              "overflow=, or narrower operand formats)")
         return frac, width
+
+
+def _check_fused_parts(unit):
+    """A DotUnit with a FusedAcc: one float input format, the accumulator's format out and as c."""
+    if not isinstance(unit.a, FloatFormat) or unit.a != unit.b:
+        raise ValueError(f"DotUnit with a FusedAcc takes one float format for a and b; got a={unit.a}, b={unit.b}")
+    if unit.out != unit.acc.out or unit.c != unit.acc.out:
+        raise ValueError(f"DotUnit with a FusedAcc: out and c must be the FusedAcc's out ({unit.acc.out}); "
+                         f"got out={unit.out}, c={unit.c}")
 
 
 def _float_accumulators(acc):
@@ -362,5 +378,10 @@ def unit(name: str):
 
 
 def _resolve(spec):
-    """A unit object from a unit or a preset name."""
-    return unit(spec) if isinstance(spec, str) else spec
+    """A unit object from a unit or a preset name; a DotUnit with a FusedAcc as the TensorCoreUnit of one
+    group per instruction."""
+    spec = unit(spec) if isinstance(spec, str) else spec
+    if isinstance(spec, DotUnit) and isinstance(spec.acc, FusedAcc):
+        return TensorCoreUnit(f"DotUnit({spec.a.name}, FusedAcc)", spec.a, spec.acc, spec.acc.group,
+                              "a DotUnit's FusedAcc")
+    return spec
