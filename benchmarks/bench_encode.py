@@ -75,17 +75,20 @@ def render(rows, n, repeats):
     lines += ["", "Baselines round to nearest-even only and cannot do stochastic rounding; the SR ratio compares "
               "bitsim's SR against the baseline's RNE cast. bm_e2m5 and the custom format have no ml_dtypes "
               "type: their baseline is the e4m3fn cast, the nearest thing a user could call.", "",
-              "Without flags, encode from IEEE inputs into signed float targets with subnormals takes the "
-              "branch-free fast path (`bitsim/core/fast_encode.py`, one vectorised loop per rounding mode); "
-              "with `return_flags=True` (and for every other format) it runs the generic kernel, shown in its "
-              "own column as the naive baseline. Both produce the same code words (tests/test_fast_encode.py).",
+              "Without flags, encode from IEEE inputs into narrow float targets (tables of at most 64K entries: "
+              "the fp8 formats here, bm_e2m5, the custom e6m5) in a deterministic mode takes one table load per "
+              "element (`bitsim/kernels/table_encode.py`: sign, exponent, kept and round bits, sticky -> code); "
+              "other targets and SR take the branch-free fast path (`bitsim/core/fast_encode.py`, one "
+              "vectorised loop per rounding mode); with `return_flags=True` it runs the generic kernel, shown "
+              "in its own column as the naive baseline. All produce the same code words "
+              "(tests/test_fast_encode.py; tests/long/verify_table_encode.py checks all 2**32 float32 inputs).",
               "",
               "Targets of the foundation issue, judged on this run: SR >= 300 M elem/s: "
               f"{'met' if slowest_sr >= 300e6 else 'NOT met'} (slowest {slowest_sr / 1e6:,.0f}); "
               f"RNE >= 1 G elem/s: {'met' if slowest_rne >= 1e9 else 'NOT met'} (slowest {slowest_rne / 1e6:,.0f}); "
               f"RNE >= 10x ml_dtypes' fp8 astype: {'met' if worst_ratio >= 10 else 'NOT met'} "
-              f"(worst {worst_ratio:.1f}x). The loop is vectorised with AVX2, 4 x 64-bit lanes: Numba widens "
-              "integer arithmetic to 64 bits, so a float32 input cannot use 8 x 32-bit lanes.", ""]
+              f"(worst {worst_ratio:.1f}x). The fast-path loop is vectorised with AVX2, 4 x 64-bit lanes: Numba "
+              "widens integer arithmetic to 64 bits, so a float32 input cannot use 8 x 32-bit lanes.", ""]
     return "\n".join(lines)
 
 

@@ -3,8 +3,10 @@
 Values travel as integer code arrays (the smallest uint dtype that holds the format's width).
 Float inputs are taken exactly (float16/32/64: every input bit counts; a float64 is rounded once to
 the target, never through float32). Every conversion is one call to the shared round-and-pack core,
-except that IEEE sources into common float targets without flags take the branch-free fast path
-(``bitsim.core.fast_encode``), which the tests hold to the same code words.
+except that, without flags, IEEE sources into narrow float targets in deterministic modes take one
+table load per element (``bitsim.kernels.table_encode``, CPU), and other IEEE sources into common float
+targets the branch-free fast path (``bitsim.core.fast_encode``); the tests hold both to the same code
+words.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from bitsim.core.params import FLAG_INEXACT, FLAG_OVERFLOW, FLAG_UNDERFLOW
 from bitsim.formats import FloatFormat, format as as_format
 from bitsim.formats.catalog import lookup
 from bitsim.kernels.plans import fast_encode_plan
+from bitsim.kernels.table_encode import table_encode_array, table_encode_plan
 from bitsim.rounding import check_tininess, mode_code, stochastic_args
 
 FP16, FP32, FP64 = lookup("fp16"), lookup("fp32"), lookup("fp64")
@@ -48,6 +51,10 @@ def _run(src_codes, src, dst, rounding, sr_bits, seed, stream, offset, rand, tin
     empty = empty_like_input(src_codes)
     flat = src_codes.reshape(-1)
     out = empty(flat.shape[0], dtype=dst.code_dtype)
+    table = None if want_flags or backend == "cuda" else table_encode_plan(src, dst, mode)
+    if table is not None:
+        table_encode_array(flat, *table, out)
+        return out.reshape(src_codes.shape), None
     plan = None if want_flags else fast_encode_plan(src, dst, mode)
     if plan is not None:
         K.encode_fast_array(flat, plan, mode, sr_bits, seed, stream, offset, rand_flat, out)
