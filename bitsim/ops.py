@@ -28,10 +28,10 @@ import functools
 
 import numpy as np
 
-from bitsim.arrays import host_only, operand_codes
+from bitsim.arrays import operand_codes
 from bitsim.core.arith import OP_ADD, OP_DIV, OP_FMA, OP_MUL, OP_SQRT, OP_SUB
 from bitsim.core.compare import (
-    CMP_EQ, CMP_LE, CMP_LT, SEL_MAXIMUM, SEL_MAXIMUM_NUMBER, SEL_MINIMUM, SEL_MINIMUM_NUMBER,
+    CMP_EQ, CMP_LE, CMP_LT, SEL_MAXIMUM, SEL_MAXIMUM_NUMBER, SEL_MINIMUM, SEL_MINIMUM_NUMBER, SIGN_ABS, SIGN_NEGATE,
 )
 from bitsim.formats import FloatFormat, format as as_format
 from bitsim.backend import choose, empty_like_input, is_device_array
@@ -241,28 +241,21 @@ def _sign_bit(fmt: FloatFormat, name: str) -> int:
     return 1 << (fmt.bits - 1)
 
 
-def neg(a, fmt) -> np.ndarray:
+def neg(a, fmt, *, backend=None) -> np.ndarray:
     """-a: the sign bit flipped (NaNs included, no flags, as IEEE negate); fnuz keeps 0 and its NaN."""
-    fmt = _float_format(fmt, "fmt")
-    sign = _sign_bit(fmt, "neg")
-    host_only(a, "bitsim.ops.neg")
-    codes = _operand(a, fmt, "a")
-    out = codes ^ codes.dtype.type(sign)
-    if not fmt.has_negative_zero:                  # fnuz: 0 and the NaN code (the would-be -0) stay
-        out = np.where((codes & codes.dtype.type(sign - 1)) == 0, codes, out)
-    return out.astype(fmt.code_dtype)
+    return _sign_op(SIGN_NEGATE, a, fmt, "neg", backend)
 
 
-def abs(a, fmt) -> np.ndarray:  # noqa: A001 - mirrors numpy.abs
+def abs(a, fmt, *, backend=None) -> np.ndarray:  # noqa: A001 - mirrors numpy.abs
     """|a|: the sign bit cleared (NaNs included, no flags, as IEEE abs); fnuz keeps its NaN."""
+    return _sign_op(SIGN_ABS, a, fmt, "abs", backend)
+
+
+def _sign_op(op, a, fmt, name, backend):
     fmt = _float_format(fmt, "fmt")
-    sign = _sign_bit(fmt, "abs")
-    host_only(a, "bitsim.ops.abs")
-    codes = _operand(a, fmt, "a")
-    out = codes & codes.dtype.type(sign - 1)
-    if not fmt.has_negative_zero:
-        out = np.where(codes == sign, codes, out)
-    return out.astype(fmt.code_dtype)
+    _sign_bit(fmt, name)
+    codes, _ = _select(op, a, a, fmt, backend)
+    return codes
 
 
 def _select(op, a, b, fmt, backend):

@@ -201,8 +201,6 @@ def test_backend_selection_and_errors(monkeypatch):
     with pytest.raises(ValueError, match="tensor-core"):
         bitsim.matmul(np.zeros((2, 2), np.uint16), np.zeros((2, 2), np.uint16), "nvidia_h100_fp16_fp32",
                       backend="cuda")
-    with pytest.raises(TypeError, match="bitsim.ops.neg runs on host"):
-        bitsim.ops.neg(cuda.to_device(np.array([1], np.uint8)), "e4m3")
     with pytest.raises(TypeError, match="bitsim.dataflow.relu runs on host"):
         bitsim.dataflow.relu(cuda.to_device(np.zeros((1, 1, 2, 2), np.uint8)), "e4m3")
     monkeypatch.setattr(cuda, "is_available", lambda: False)
@@ -253,3 +251,12 @@ def test_float_instruction_scan_finds_float_arithmetic():
     """Positive control of the scan above: an fma and a float compare are found."""
     text = "\tfma.rn.f32 \t%f3, %f1, %f2, %f0;\n\tsetp.lt.f64 \t%p1, %fd1, %fd2;\n\tadd.s64 \t%rd1, %rd2, %rd3;\n"
     assert cuda_ptx.float_instructions(text) == ["fma.rn.f32", "setp.lt.f64"]
+
+
+@pytest.mark.parametrize("fmt", ["e4m3", "e4m3fnuz"])
+def test_neg_and_abs_on_the_device_match_the_cpu(fmt):
+    codes = np.arange(256, dtype=np.uint8)
+    for fn in (bitsim.ops.neg, bitsim.ops.abs):
+        got = fn(cuda.to_device(codes), fmt)
+        assert bitsim.backend.is_device_array(got)
+        assert np.array_equal(got.copy_to_host(), fn(codes, fmt)), fn.__name__

@@ -9,13 +9,15 @@ predicates, a code word for min/max.
   minimum, maximum            (IEEE 754-2019) a NaN operand gives the canonical NaN; -0 < +0
   minimum_number, maximum_number  (IEEE 754-2019) a NaN operand is ignored; two NaNs give NaN
 The NaN result is the format's canonical NaN; a signaling NaN operand raises invalid in all of them.
+  negate, abs (IEEE 754 section 5.5.1, b unused): the sign bit flipped / cleared, NaNs included, no
+              flags; a format without -0 (fnuz) keeps its 0 and its NaN (the would-be -0 code).
 """
 
 from numba import int64, uint64
 
 from bitsim.core.bits import low_mask
 from bitsim.core.convert import pack_nan
-from bitsim.core.params import FLAG_INVALID, P_BITS, P_SIGNED
+from bitsim.core.params import FLAG_INVALID, P_BITS, P_NEGZERO, P_SIGNED
 from bitsim.core.unpack import CLS_QNAN, CLS_SNAN, unpack
 
 CMP_EQ = 0
@@ -25,6 +27,8 @@ SEL_MINIMUM = 3
 SEL_MAXIMUM = 4
 SEL_MINIMUM_NUMBER = 5
 SEL_MAXIMUM_NUMBER = 6
+SIGN_NEGATE = 7
+SIGN_ABS = 8
 
 
 def order_key(code, p):
@@ -42,7 +46,12 @@ def is_negative_code(code, p):
 
 
 def compare_one(op, a, b, p):
-    """One element of ``op`` (CMP_* or SEL_*) on codes a, b of format ``p``."""
+    """One element of ``op`` (CMP_*, SEL_* or SIGN_*) on codes a, b of format ``p``."""
+    if op >= SIGN_NEGATE:
+        sign = uint64(1) << uint64(p[P_BITS] - 1)
+        if p[P_NEGZERO] == 0 and (a & (sign - uint64(1))) == uint64(0):
+            return a, int64(0)
+        return (a ^ sign) if op == SIGN_NEGATE else (a & (sign - uint64(1))), int64(0)
     a_nan, a_snan, ka = order_key(a, p)
     b_nan, b_snan, kb = order_key(b, p)
     flags = int64(FLAG_INVALID) if a_snan or b_snan else int64(0)

@@ -86,11 +86,9 @@ class ScaledQuantizer(Quantizer):
 
     def scale_for(self, x: QTensor) -> int:
         v = x.values
-        if v.size == 0 or not np.isfinite(v).all():
-            if v.size and not np.isfinite(v).all():
-                raise ValueError(f"{self.name}: cannot choose a scale for a tensor with NaN or inf")
-            return 0
-        m = float(np.max(np.abs(v)))
+        if not np.isfinite(v).all():
+            raise ValueError(f"{self.name}: cannot choose a scale for a tensor with NaN or inf")
+        m = float(np.max(np.abs(v))) if v.size else 0.0
         if m == 0.0:
             return 0
         top = float(self.fmt.max)
