@@ -1,4 +1,5 @@
-"""Command line: ``bitsim formats``, ``bitsim show FORMAT``, ``bitsim encode FORMAT VALUES...``.
+"""Command line: ``bitsim formats``, ``bitsim show FORMAT``, ``bitsim encode FORMAT VALUES...``,
+``bitsim golden gen|check|verify`` (``bitsim.golden.cli``).
 
 Values given to ``encode`` are read exactly (decimal, fraction, hex float) and rounded once by the
 exact reference, never through a binary64 float.
@@ -16,6 +17,7 @@ from bitsim.formats import cards
 from bitsim.blocks import cards as block_cards
 from bitsim.blocks.catalog import BLOCK_ENTRIES, BlockEntry, block_entry, lookup_block
 from bitsim.formats.catalog import ENTRIES, CatalogEntry, entry, lookup
+from bitsim.golden import cli as golden_cli
 from bitsim.rounding import MODES, stochastic_args
 
 FLAG_NAMES = ("inexact", "underflow", "overflow", "infinite", "invalid")   # flag bits 1, 2, 4, 8, 16
@@ -129,15 +131,17 @@ def build_parser() -> argparse.ArgumentParser:
     enc.add_argument("--sr-bits", type=int, help="random bits per value with --rounding sr")
     enc.add_argument("--seed", type=int, help="generator seed with --rounding sr")
     enc.set_defaults(run=cmd_encode)
+    golden_cli.add_parser(sub, UsageError)
     return parser
 
 
 def main(argv=None) -> int:
-    """Run the command line; returns the exit status (2 for bad input, with a one-line message)."""
+    """Run the command line; returns the exit status (2 for bad input, with a one-line message; 1 when a
+    golden check finds a mismatch)."""
     try:
         args = build_parser().parse_args(argv)
-        args.run(args)
+        status = args.run(args)
     except (UsageError, ValueError) as e:
         print(f"bitsim: error: {e}", file=sys.stderr)
         return 2
-    return 0
+    return status or 0

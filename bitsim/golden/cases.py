@@ -25,7 +25,7 @@ import numpy as np
 from bitsim import ref
 from bitsim.formats.spec import FixedFormat, FloatFormat
 
-LEVELS = {"small": (1500, 500), "large": (12000, 4000)}   # (structured cases, random cases) when sampling
+LEVELS = {"small": (1000, 300), "large": (12000, 4000)}   # (structured cases, random cases) when sampling
 EXHAUSTIVE_LIMIT = 1 << 16                               # "large": every operand tuple up to this many
 
 

@@ -1,8 +1,8 @@
 """Check a suite: read every file of every set, recompute the outputs from the inputs with bitsim's
 kernels, and cross-check a sample of cases with the exact reference ``bitsim.ref``.
 
-Every file is read by its reader (so a malformed file is reported with its line), every copy of a field
-must agree with the others, and every output word must equal the recomputed one. A mismatch is
+Every file is read by its reader (so a malformed file is reported with its line), every copy of an input
+field must agree with the first copy, and every output word of every copy must equal the recomputed one. A mismatch is
 reported with the file and line of the word (``$readmemh`` and TestFloat files) or the NPZ member and
 index. The reference recomputes ``ref_cases`` cases per set spread evenly over the set (all of a block
 encode, whose blocks are not independent, when it has at most ``ref_cases`` elements; ``None``: all).
@@ -94,10 +94,10 @@ def check_set(root, entry, report: Report, ref_cases: int | None = REF_CASES) ->
     report.files += sum(1 if w != "memh" else len(c) for w, c in copies.items())
     kind, params = entry["kind"], entry["params"]
     first_writer, first = next(iter(copies.items()))
-    for writer, fields in copies.items():            # every copy of a field holds the same words
-        for name, arr in fields.items():
-            _compare(report, f"the {first_writer} file", root, entry, writer, name, arr, first[name])
     inputs = {n: first[n] for n in input_names(kind, params)}
+    for writer, fields in copies.items():            # every copy of an input holds the same words
+        for name in inputs:
+            _compare(report, f"the {first_writer} file", root, entry, writer, name, fields[name], first[name])
     want = compute(kind, params, inputs)
     for writer, fields in copies.items():
         for name in output_names(kind):

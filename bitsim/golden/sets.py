@@ -43,12 +43,14 @@ KINDS = ("op", "gemm", "block_gemm", "block_encode")
 
 @dataclass
 class CaseSet:
-    """One set of golden vectors: ``name``, ``kind``, JSON-able ``params`` and the integer ``fields``."""
+    """One set of golden vectors: ``name``, ``kind``, JSON-able ``params`` and the integer ``fields``;
+    ``writers``: the writers this set is written by (None: the suite's)."""
 
     name: str
     kind: str
     params: dict
     fields: dict = field(default_factory=dict)
+    writers: tuple | None = None
 
     @property
     def count(self) -> int:

@@ -38,7 +38,8 @@ def check_writers(writers) -> tuple:
     writers = tuple(writers)
     bad = [w for w in writers if w not in WRITERS]
     if bad or not writers:
-        raise ValueError(f"writers must be a non-empty subset of {', '.join(WRITERS)}; got {', '.join(writers) or 'none'}")
+        raise ValueError(f"writers must be a non-empty subset of {', '.join(WRITERS)}; "
+                         f"got {', '.join(writers) or 'none'}")
     return writers
 
 
@@ -64,6 +65,7 @@ def field_table(cs: CaseSet) -> dict:
 
 
 def _write_set(out: Path, cs: CaseSet, writers) -> dict:
+    writers = check_writers(cs.writers) if cs.writers is not None else writers
     table = field_table(cs)
     files = {}
     if "testfloat" in writers and cs.kind == "op":
@@ -76,7 +78,7 @@ def _write_set(out: Path, cs: CaseSet, writers) -> dict:
             memh.write(out / files["memh"][n], cs.name, n, info["format"], info["bits"], cs.fields[n])
     if "npz" in writers:
         files["npz"] = f"{cs.name}.npz"
-        npzfile.write(out / files["npz"], {n: cs.fields[n] for n in table})
+        npzfile.write(out / files["npz"], {n: cs.fields[n] for n in table}, {n: i["bits"] for n, i in table.items()})
     return {"name": cs.name, "kind": cs.kind, "params": cs.params, "count": cs.count, "fields": table, "files": files}
 
 
@@ -87,7 +89,7 @@ def set_files(entry: dict) -> list[str]:
 
 def write_suite(out, suite: str, sets, writers=WRITERS) -> Path:
     """Write every case set of a suite into directory ``out`` (created) and its manifest; returns the
-    manifest path. Set names must be unique."""
+    manifest path. Set names must be unique; a set's own ``writers`` (if not None) replace ``writers``."""
     writers = check_writers(writers)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
