@@ -1,5 +1,5 @@
 """Command line: ``bitsim formats``, ``bitsim show FORMAT``, ``bitsim encode FORMAT VALUES...``,
-``bitsim golden gen|check|verify`` (``bitsim.golden.cli``).
+``bitsim golden gen|check|verify`` (``bitsim.golden.cli``), ``bitsim train`` (``nets.cli``).
 
 Values given to ``encode`` are read exactly (decimal, fraction, hex float) and rounded once by the
 exact reference, never through a binary64 float.
@@ -18,6 +18,7 @@ from bitsim.blocks import cards as block_cards
 from bitsim.blocks.catalog import BLOCK_ENTRIES, BlockEntry, block_entry, lookup_block
 from bitsim.formats.catalog import ENTRIES, CatalogEntry, entry, lookup
 from bitsim.golden import cli as golden_cli
+from nets import cli as train_cli
 from bitsim.rounding import MODES, stochastic_args
 
 FLAG_NAMES = ("inexact", "underflow", "overflow", "infinite", "invalid")   # flag bits 1, 2, 4, 8, 16
@@ -132,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     enc.add_argument("--seed", type=int, help="generator seed with --rounding sr")
     enc.set_defaults(run=cmd_encode)
     golden_cli.add_parser(sub, UsageError)
+    train_cli.add_parser(sub)
     return parser
 
 

@@ -1,0 +1,76 @@
+"""``bitsim train``: one bit-exact training run (``nets.train``) from the command line.
+
+Writes into ``--out`` (default ``runs/<net>-<recipe>-<data>-seed<seed>``): ``metrics.json`` (the
+configuration, per-epoch metrics and the final weight digest), ``checkpoint.npz`` after every epoch, and
+``curves.png`` when matplotlib is installed. ``--resume`` continues a checkpoint to its configured epochs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def add_parser(sub) -> None:
+    from nets.data import DATASETS
+    from nets.models import NETS
+    p = sub.add_parser("train", help="train a small net bit-exactly on real data (nets.train)")
+    p.add_argument("--net", default="mlp", choices=NETS)
+    p.add_argument("--recipe", default="fp32", help="a bitsim.nn recipe: fp32, wang_fp8, int8, ...")
+    p.add_argument("--data", default="digits", choices=list(DATASETS))
+    p.add_argument("--data-path", help="directory of the IDX files (fashion-mnist)")
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=0.05)
+    p.add_argument("--momentum", type=float, default=0.9)
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n-train", type=int, help="the first N training samples only")
+    p.add_argument("--n-test", type=int, help="the first N test samples only")
+    p.add_argument("--backend", default="cpu", choices=["cpu"], help="cpu (the nets run on the host so far)")
+    p.add_argument("--out", help="output directory")
+    p.add_argument("--resume", help="a checkpoint.npz to continue")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=cmd_train)
+
+
+def cmd_train(args) -> int:
+    from bitsim.nn import RECIPES
+    from nets.train import TrainConfig, train
+    if args.recipe not in RECIPES:
+        raise ValueError(f"unknown recipe {args.recipe!r}; known: {', '.join(sorted(RECIPES))}")
+    config = TrainConfig(net=args.net, recipe=args.recipe, data=args.data, epochs=args.epochs,
+                         batch_size=args.batch_size, lr=args.lr, momentum=args.momentum,
+                         weight_decay=args.weight_decay, seed=args.seed, n_train=args.n_train, n_test=args.n_test)
+    out = Path(args.out or f"runs/{config.net}-{config.recipe}-{config.data}-seed{config.seed}")
+    out.mkdir(parents=True, exist_ok=True)
+    result = train(config, data_path=args.data_path, checkpoint=out / "checkpoint.npz", resume=args.resume,
+                   quiet=args.quiet)
+    for row in result["history"]:
+        print(json.dumps(row, sort_keys=True))
+    (out / "metrics.json").write_text(json.dumps({"config": vars(config), **result}, indent=1, sort_keys=True)
+                                      + "\n")
+    print(f"weights sha256 {result['digest']}; wrote {out}/metrics.json, checkpoint.npz"
+          + (", curves.png" if plot_curves(result["history"], out / "curves.png", config) else ""))
+    return 0
+
+
+def plot_curves(history, path, config) -> bool:
+    """Training loss and test accuracy per epoch as a PNG; False (nothing written) without matplotlib."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    epochs = [h["epoch"] for h in history]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8, 3))
+    ax1.plot(epochs, [h["train_loss"] for h in history], marker="o")
+    ax1.set(xlabel="epoch", ylabel="training loss")
+    ax2.plot(epochs, [h["test_accuracy"] for h in history], marker="o")
+    ax2.set(xlabel="epoch", ylabel="test accuracy")
+    fig.suptitle(f"{config.net} / {config.recipe} / {config.data} (seed {config.seed})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True

@@ -1,0 +1,149 @@
+"""Bit-exact training runs: a net, a recipe and a data set, epochs of SGD, metrics, checkpoints.
+
+Conventions (all part of the bit-exact result):
+
+- inputs: pixels divided by the data set's largest pixel value (255, or 16 for digits) in float64, then
+  rounded by the recipe's input quantiser;
+- batches: epoch e visits the training set in the order ``np.random.default_rng([seed, e]).permutation``,
+  in runs of ``batch_size`` (the last one shorter), so a run resumed at any step sees the same batches;
+- initial weights come from ``seed`` (``bitsim.nn.Sequential``); SR draws from (seed, point, step);
+- a checkpoint (``.npz``) holds the master weight codes, the optimizer's velocity codes, the step and the
+  configuration; resuming it ends in the same weight codes as an uninterrupted run;
+- evaluation: the forward pass in batches of 500 through the same units, accuracy = argmax of the logits.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+import bitsim.nn as nn
+from nets import data as datasets
+from nets.models import build
+
+EVAL_BATCH = 500
+LOSSES = {"softmax_cross_entropy", "sse"}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """What a run is: the net, recipe and data, and the SGD hyperparameters; n_train / n_test take the first
+    samples of each split (None = all)."""
+
+    net: str = "mlp"
+    recipe: str = "fp32"
+    data: str = "digits"
+    epochs: int = 1
+    batch_size: int = 32
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    seed: int = 0
+    n_train: int | None = None
+    n_test: int | None = None
+    loss: str = "softmax_cross_entropy"
+
+    def __post_init__(self):
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"TrainConfig.{name} must be a positive int; got {value!r}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"TrainConfig.loss must be one of {sorted(LOSSES)}; got {self.loss!r}")
+
+
+def load_data(config: TrainConfig, path=None):
+    """(x_train, y_train, x_test, y_test, image shape, classes) as float64 pixels / max pixel."""
+    ds = datasets.load(config.data, path) if path is not None else datasets.load(config.data)
+    ds = ds.subset(config.n_train or len(ds.y_train), config.n_test or len(ds.y_test))
+    top = 16.0 if config.data == "digits" else 255.0
+    return (ds.x_train / top, ds.y_train, ds.x_test / top, ds.y_test, ds.x_train.shape[1:], ds.n_classes)
+
+
+def batch_order(n: int, seed: int, epoch: int) -> np.ndarray:
+    return np.random.default_rng([seed, epoch]).permutation(n)
+
+
+def evaluate(model: nn.Sequential, x, y) -> float:
+    correct = 0
+    for start in range(0, len(y), EVAL_BATCH):
+        logits = model.forward(x[start:start + EVAL_BATCH], model.context())
+        correct += int((np.argmax(logits.values, axis=1) == y[start:start + EVAL_BATCH]).sum())
+    return correct / max(len(y), 1)
+
+
+def weight_digest(model: nn.Sequential) -> str:
+    """sha256 over every parameter's name, dtype and codes: equal digests = equal weights, bit for bit."""
+    h = hashlib.sha256()
+    for p in model.parameters():
+        h.update(p.name.encode())
+        h.update(str(p.value.codes.dtype).encode())
+        h.update(np.ascontiguousarray(p.value.codes).tobytes())
+    return h.hexdigest()
+
+
+def save_checkpoint(path, config: TrainConfig, model: nn.Sequential, opt: nn.SGD, history: list) -> None:
+    arrays = {f"param/{k}": v for k, v in model.state_dict()["params"].items()}
+    arrays.update({f"velocity/{k}": v for k, v in opt.state_dict()["velocity"].items()})
+    meta = {"config": dataclasses.asdict(config), "step": model.step, "seed": model.seed, "history": history}
+    np.savez(path, meta=np.array(json.dumps(meta, sort_keys=True)), **arrays)
+
+
+def load_checkpoint(path):
+    """(config, arrays by prefix, step, history) of a checkpoint written by ``save_checkpoint``."""
+    with np.load(path, allow_pickle=False) as f:
+        meta = json.loads(str(f["meta"]))
+        params = {k[len("param/"):]: f[k] for k in f.files if k.startswith("param/")}
+        velocity = {k[len("velocity/"):]: f[k] for k in f.files if k.startswith("velocity/")}
+    return TrainConfig(**meta["config"]), params, velocity, meta["step"], meta["history"]
+
+
+def _progress(epoch, done, total, loss, quiet):
+    if quiet:
+        return
+    width = 30
+    filled = width * done // max(total, 1)
+    sys.stderr.write(f"\repoch {epoch + 1} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} "
+                     f"loss {loss:.4f}")
+    if done == total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def train(config: TrainConfig, *, data_path=None, checkpoint=None, resume=None, stop_after=None, quiet=True):
+    """Run ``config`` (or resume the checkpoint ``resume``); returns {"history": per-epoch metrics,
+    "digest": weight digest, "step": steps done}. ``checkpoint``: write one there after every epoch (and
+    when stopping); ``stop_after``: stop after this many steps in all (for tests of resuming)."""
+    history, params, velocity, step = [], None, None, 0
+    if resume is not None:
+        config, params, velocity, step, history = load_checkpoint(resume)
+    x, y, xt, yt, shape, classes = load_data(config, data_path)
+    model = build(config.net, shape, classes, config.recipe, config.seed)
+    opt = model.recipe.optimizer(config.lr, config.momentum, config.weight_decay)
+    if params is not None:
+        model.load_state_dict({"params": params, "step": step, "seed": config.seed})
+        opt.load_state_dict({"velocity": velocity})
+    per_epoch = -(-len(y) // config.batch_size)
+    while model.step < config.epochs * per_epoch:
+        epoch, first = divmod(model.step, per_epoch)
+        order, losses, start = batch_order(len(y), config.seed, epoch), [], time.perf_counter()
+        for b in range(first, per_epoch):
+            idx = order[b * config.batch_size:(b + 1) * config.batch_size]
+            loss, _ = nn.train_step(model, opt, x[idx], y[idx], loss=config.loss)
+            losses.append(float(loss))
+            _progress(epoch, b + 1, per_epoch, float(np.mean(losses)), quiet)
+            if stop_after is not None and model.step >= stop_after:
+                if checkpoint is not None:
+                    save_checkpoint(checkpoint, config, model, opt, history)
+                return {"history": history, "digest": weight_digest(model), "step": model.step}
+        history.append({"epoch": epoch + 1, "step": model.step, "train_loss": float(np.mean(losses)),
+                        "test_accuracy": evaluate(model, xt, yt), "seconds": time.perf_counter() - start})
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, config, model, opt, history)
+    return {"history": history, "digest": weight_digest(model), "step": model.step}
