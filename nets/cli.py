@@ -27,7 +27,9 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-train", type=int, help="the first N training samples only")
     p.add_argument("--n-test", type=int, help="the first N test samples only")
-    p.add_argument("--backend", default="cpu", choices=["cpu"], help="cpu (the nets run on the host so far)")
+    p.add_argument("--backend", default="cpu", choices=["cpu", "cuda"],
+                   help="where the GEMMs, quantisers and updates run (the same bits either way)")
+    p.add_argument("--hidden", default="256,256", help="the mlp's hidden widths, comma-separated")
     p.add_argument("--out", help="output directory")
     p.add_argument("--resume", help="a checkpoint.npz to continue")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -41,7 +43,8 @@ def cmd_train(args) -> int:
         raise ValueError(f"unknown recipe {args.recipe!r}; known: {', '.join(sorted(RECIPES))}")
     config = TrainConfig(net=args.net, recipe=args.recipe, data=args.data, epochs=args.epochs,
                          batch_size=args.batch_size, lr=args.lr, momentum=args.momentum,
-                         weight_decay=args.weight_decay, seed=args.seed, n_train=args.n_train, n_test=args.n_test)
+                         weight_decay=args.weight_decay, seed=args.seed, n_train=args.n_train, n_test=args.n_test,
+                         hidden=tuple(int(h) for h in args.hidden.split(",")), backend=args.backend)
     out = Path(args.out or f"runs/{config.net}-{config.recipe}-{config.data}-seed{config.seed}")
     out.mkdir(parents=True, exist_ok=True)
     result = train(config, data_path=args.data_path, checkpoint=out / "checkpoint.npz", resume=args.resume,

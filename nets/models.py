@@ -51,9 +51,10 @@ def wage_cnn(image_shape=(1, 28, 28), n_classes: int = 10) -> list:
             nn.Flatten(), nn.Linear(64 * h2 * w2, 512), nn.ReLU(), nn.Linear(512, n_classes)]
 
 
-def build(name: str, image_shape, n_classes: int, recipe: str, seed: int) -> nn.Sequential:
-    """The net ``name`` as a ``Sequential`` under ``recipe`` with initial weights from ``seed``."""
-    makers = {"mlp": mlp, "lenet5": lenet5, "wage_cnn": wage_cnn}
+def build(name: str, image_shape, n_classes: int, recipe: str, seed: int, hidden=(256, 256)) -> nn.Sequential:
+    """The net ``name`` as a ``Sequential`` under ``recipe`` with initial weights from ``seed`` (``hidden``:
+    the mlp's widths)."""
+    makers = {"mlp": lambda s, c: mlp(s, c, hidden), "lenet5": lenet5, "wage_cnn": wage_cnn}
     if name not in makers:
         raise ValueError(f"unknown net {name!r}; known: {', '.join(NETS)}")
     return nn.Sequential(makers[name](image_shape, n_classes), recipe=recipe, seed=seed)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import bitsim.nn as nn
+from bitsim.backend import BACKENDS, use_backend
 from nets import data as datasets
 from nets.models import build
 
@@ -33,8 +34,9 @@ LOSSES = {"softmax_cross_entropy", "sse"}
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """What a run is: the net, recipe and data, and the SGD hyperparameters; n_train / n_test take the first
-    samples of each split (None = all)."""
+    """What a run is: the net (``hidden``: the mlp's widths), recipe and data, the SGD hyperparameters;
+    n_train / n_test take the first samples of each split (None = all); ``backend``: where every bitsim
+    call of the run goes ("cpu" | "cuda"; the results are the same bits)."""
 
     net: str = "mlp"
     recipe: str = "fp32"
@@ -48,8 +50,13 @@ class TrainConfig:
     n_train: int | None = None
     n_test: int | None = None
     loss: str = "softmax_cross_entropy"
+    hidden: tuple = (256, 256)
+    backend: str = "cpu"
 
     def __post_init__(self):
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        if self.backend not in BACKENDS:
+            raise ValueError(f"TrainConfig.backend must be one of {BACKENDS}; got {self.backend!r}")
         for name in ("epochs", "batch_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -123,8 +130,13 @@ def train(config: TrainConfig, *, data_path=None, checkpoint=None, resume=None, 
     history, params, velocity, step = [], None, None, 0
     if resume is not None:
         config, params, velocity, step, history = load_checkpoint(resume)
+    with use_backend(config.backend):
+        return _run(config, data_path, checkpoint, params, velocity, step, history, stop_after, quiet)
+
+
+def _run(config, data_path, checkpoint, params, velocity, step, history, stop_after, quiet):
     x, y, xt, yt, shape, classes = load_data(config, data_path)
-    model = build(config.net, shape, classes, config.recipe, config.seed)
+    model = build(config.net, shape, classes, config.recipe, config.seed, hidden=config.hidden)
     opt = model.recipe.optimizer(config.lr, config.momentum, config.weight_decay)
     if params is not None:
         model.load_state_dict({"params": params, "step": step, "seed": config.seed})

@@ -62,3 +62,12 @@ def test_train_config_rejects_bad_values():
     with pytest.raises(ValueError, match="TrainConfig.loss"):
         TrainConfig(loss="hinge")
     assert "fp32" in nn.RECIPES
+
+
+def test_cpu_and_cuda_simulator_train_the_same_bits():
+    """Two SGD steps of a tiny MLP with every bitsim call on the GPU backend (Numba's simulator in CI) end
+    in the CPU run's weight codes."""
+    tiny = dict(SMALL, n_train=8, n_test=4, batch_size=4, hidden=(4,), recipe="wang_fp8")
+    cpu = train(TrainConfig(epochs=1, **tiny))
+    gpu = train(TrainConfig(epochs=1, backend="cuda", **tiny))
+    assert gpu["digest"] == cpu["digest"] and gpu["step"] == 2
