@@ -10,7 +10,7 @@ from bitsim.cli import main
 from nets.models import build
 from nets.train import TrainConfig, load_checkpoint, train
 
-SMALL = dict(data="digits", n_train=96, n_test=40, batch_size=16, recipe="int8")
+SMALL = dict(data="digits", n_train=96, n_test=40, batch_size=16, recipe="int8", hidden=(32,))
 
 
 @pytest.mark.parametrize("net,shape", [("mlp", (1, 8, 8)), ("lenet5", (1, 28, 28)), ("wage_cnn", (1, 28, 28))])
@@ -47,7 +47,7 @@ def test_resumed_run_ends_in_the_same_weight_codes(tmp_path):
 def test_bitsim_train_command(tmp_path, capsys):
     out = tmp_path / "run"
     status = main(["train", "--recipe", "int8", "--n-train", "96", "--n-test", "40", "--batch-size", "16",
-                   "--epochs", "1", "--quiet", "--out", str(out)])
+                   "--hidden", "32", "--epochs", "1", "--quiet", "--out", str(out)])
     assert status == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["digest"] == train(TrainConfig(epochs=1, **SMALL))["digest"]
@@ -65,9 +65,19 @@ def test_train_config_rejects_bad_values():
 
 
 def test_cpu_and_cuda_simulator_train_the_same_bits():
-    """Two SGD steps of a tiny MLP with every bitsim call on the GPU backend (Numba's simulator in CI) end
-    in the CPU run's weight codes."""
-    tiny = dict(SMALL, n_train=8, n_test=4, batch_size=4, hidden=(4,), recipe="wang_fp8")
-    cpu = train(TrainConfig(epochs=1, **tiny))
-    gpu = train(TrainConfig(epochs=1, backend="cuda", **tiny))
-    assert gpu["digest"] == cpu["digest"] and gpu["step"] == 2
+    """Two SGD steps of a tiny net (SR updates of wang_fp8 included) with every bitsim call on the GPU
+    backend (Numba's simulator in CI) end in the CPU run's weight codes; so does a TrainConfig run."""
+    from bitsim.backend import use_backend
+    from nets.train import weight_digest
+    x = np.random.default_rng(1).random((4, 1, 2, 3))
+    digests = []
+    for backend in ("cpu", "cuda"):
+        model = nn.Sequential([nn.Flatten(), nn.Linear(6, 3)], recipe="wang_fp8", seed=2)
+        opt = model.recipe.optimizer(0.1, momentum=0.9)
+        with use_backend(backend):
+            for _ in range(2):
+                nn.train_step(model, opt, x, np.array([0, 1, 2, 1]))
+        digests.append(weight_digest(model))
+    assert digests[0] == digests[1]
+    tiny = dict(SMALL, n_train=4, n_test=2, batch_size=4, hidden=(2,))
+    assert train(TrainConfig(backend="cuda", **tiny))["digest"] == train(TrainConfig(**tiny))["digest"]
