@@ -1,4 +1,5 @@
-"""``bitsim train``: one bit-exact training run (``nets.train``) from the command line.
+"""``bitsim train``: one bit-exact training run (``nets.train``); ``bitsim reproduce``: every recipe and
+the ablations (``nets.reproduce``).
 
 Writes into ``--out`` (default ``runs/<net>-<recipe>-<data>-seed<seed>``): ``metrics.json`` (the
 configuration, per-epoch metrics and the final weight digest), ``checkpoint.npz`` after every epoch, and
@@ -34,6 +35,14 @@ def add_parser(sub) -> None:
     p.add_argument("--resume", help="a checkpoint.npz to continue")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=cmd_train)
+    r = sub.add_parser("reproduce", help="every recipe and the seed papers' ablations on one small task; "
+                                         "writes docs/reproduction.md (nets.reproduce)")
+    r.add_argument("--epochs", type=int, default=4)
+    r.add_argument("--data", default="digits", choices=list(DATASETS))
+    r.add_argument("--hidden", default="128", help="the mlp's hidden widths, comma-separated")
+    r.add_argument("--recipes", help="comma-separated recipe names (default: every registered recipe)")
+    r.add_argument("--out", default="docs/reproduction.md")
+    r.set_defaults(run=cmd_reproduce)
 
 
 def cmd_train(args) -> int:
@@ -55,6 +64,16 @@ def cmd_train(args) -> int:
                                       + "\n")
     print(f"weights sha256 {result['digest']}; wrote {out}/metrics.json, checkpoint.npz"
           + (", curves.png" if plot_curves(result["history"], out / "curves.png", config) else ""))
+    return 0
+
+
+def cmd_reproduce(args) -> int:
+    from nets.reproduce import Setting, reproduce
+    setting = Setting(data=args.data, epochs=args.epochs, hidden=tuple(int(h) for h in args.hidden.split(",")))
+    rows = reproduce(setting, out=args.out, recipes=args.recipes.split(",") if args.recipes else None)
+    for row in rows:
+        print(f"{row['recipe']:<20} {100 * row['accuracy']:5.1f} %  {row['digest'][:12]}  {row['seconds']:.0f} s")
+    print(f"wrote {args.out}")
     return 0
 
 

@@ -81,3 +81,15 @@ def test_cpu_and_cuda_simulator_train_the_same_bits():
     assert digests[0] == digests[1]
     tiny = dict(SMALL, n_train=4, n_test=2, batch_size=4, hidden=(2,))
     assert train(TrainConfig(backend="cuda", **tiny))["digest"] == train(TrainConfig(**tiny))["digest"]
+
+
+def test_reproduce_writes_the_table_and_the_ablations(tmp_path):
+    from nets.reproduce import Setting, reproduce
+    tiny = Setting(n_train=32, n_test=16, epochs=1, hidden=(4,), batch_size=16)
+    out = tmp_path / "reproduction.md"
+    rows = reproduce(tiny, long_dots=tiny, out=out, recipes=["fp32", "int8"])
+    assert [r["recipe"] for r in rows] == ["fp32", "int8"]
+    text = out.read_text()
+    assert "| `int8` |" in text and "+0.0 pt" in text                   # fp32's own row
+    assert "chunk-64 vs sequential" in text and "`wang_fp8_nochunk`" in text and "SR vs RNE" in text
+    assert rows[1]["digest"] == reproduce(tiny, long_dots=tiny, out=out, recipes=["int8"])[0]["digest"]
