@@ -11,13 +11,16 @@ words.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from bitsim.arrays import as_device, code_array
 from bitsim.backend import choose, empty_like_input, is_device_array, kernels
 from bitsim.core.params import FLAG_INEXACT, FLAG_OVERFLOW, FLAG_UNDERFLOW
-from bitsim.formats import FloatFormat, format as as_format
+from bitsim.formats import FixedFormat, FloatFormat, format as as_format
 from bitsim.formats.catalog import lookup
+from bitsim.kernels.fixed_encode import fixed_encode_array, fixed_encode_plan
 from bitsim.kernels.plans import fast_encode_plan
 from bitsim.kernels.table_encode import table_encode_array, table_encode_plan
 from bitsim.rounding import check_tininess, mode_code, stochastic_args
@@ -55,6 +58,9 @@ def _run(src_codes, src, dst, rounding, sr_bits, seed, stream, offset, rand, tin
     if table is not None:
         table_encode_array(flat, *table, out)
         return out.reshape(src_codes.shape), None
+    fixed = None if want_flags or backend == "cuda" or src.bits > 64 else fixed_encode_plan(dst, mode)
+    if fixed is not None and _encode_fixed(flat, src, fixed, mode, out):
+        return out.reshape(src_codes.shape), None
     plan = None if want_flags else fast_encode_plan(src, dst, mode)
     if plan is not None:
         K.encode_fast_array(flat, plan, mode, sr_bits, seed, stream, offset, rand_flat, out)
@@ -64,6 +70,20 @@ def _run(src_codes, src, dst, rounding, sr_bits, seed, stream, offset, rand, tin
                       tiny_before, out, flags)
     out = out.reshape(src_codes.shape)
     return out, (flags.reshape(src_codes.shape) if want_flags else None)
+
+
+_FLOAT_OF_CODES = {16: np.float16, 32: np.float32, 64: np.float64}
+
+
+def _encode_fixed(flat, src, plan, mode, out) -> bool:
+    """``bitsim.kernels.fixed_encode`` on IEEE source codes; False (out unspecified) to use the generic
+    kernel instead."""
+    if src not in _FLOAT_SOURCES.values():
+        return False
+    x = flat.view(_FLOAT_OF_CODES[src.bits]).astype(np.float64)
+    ok = np.ones(1, np.uint8)
+    fixed_encode_array(x, *plan, mode, out, ok)
+    return bool(ok[0])
 
 
 def encode(x, fmt, rounding=None, *, sr_bits=None, seed=None, stream=0, offset=0, rand=None,
@@ -133,6 +153,15 @@ def decode(codes, fmt=None, *, backend=None) -> np.ndarray:
     fmt = as_format(fmt)
     backend = choose(backend, codes)
     src_codes = code_array(codes, fmt)
+    if backend == "cpu":
+        fast = _decode_fast(src_codes, fmt)
+        if fast is not None:
+            return fast
+    return _decode_generic(src_codes, fmt, backend)
+
+
+def _decode_generic(src_codes, fmt, backend):
+    """``decode`` by the generic conversion kernel to binary64, with its exactness check."""
     out, flags = _run(src_codes, fmt, FP64, "rne", None, None, 0, 0, None, "after", True, backend)
     if is_device_array(flags):
         if _device_or(flags.reshape(-1)) & (FLAG_INEXACT | FLAG_OVERFLOW | FLAG_UNDERFLOW):
@@ -144,6 +173,34 @@ def decode(codes, fmt=None, *, backend=None) -> np.ndarray:
         code = int(src_codes.reshape(-1)[idx])
         raise ValueError(f"decode: code {code:#x} of {fmt} is not exactly representable in float64")
     return out.view(np.float64)
+
+
+@functools.lru_cache(maxsize=64)
+def _value_table(fmt):
+    """float64 value of every code of a format of at most 16 bits (from the generic kernel), or None when
+    some code is not exact in binary64."""
+    codes = np.arange(1 << fmt.bits, dtype=np.uint64).astype(fmt.code_dtype)
+    try:
+        table = _decode_generic(codes, fmt, "cpu")
+    except ValueError:
+        return None
+    table.setflags(write=False)
+    return table
+
+
+def _decode_fast(src_codes, fmt):
+    """Host decode without the per-element conversion kernel, or None where it does not apply: a table
+    lookup for formats of at most 16 bits; integer times 2**-frac_bits for fixed point up to 53 bits
+    (|frac_bits| <= 900, not symmetric: always exact and normal in binary64). Both give the generic kernel's values (tests/test_encode_vs_ref.py)."""
+    if fmt.bits <= 16:
+        table = _value_table(fmt)
+        return None if table is None else table[src_codes]
+    if isinstance(fmt, FixedFormat) and fmt.bits <= 53 and not fmt.symmetric and abs(fmt.frac_bits) <= 900:
+        ints = src_codes.astype(np.int64)
+        if fmt.signed:
+            ints = np.where(ints >= 1 << (fmt.bits - 1), ints - (1 << fmt.bits), ints)
+        return np.ldexp(ints.astype(np.float64), -fmt.frac_bits)
+    return None
 
 
 def quantize(x, fmt, rounding=None, **kwargs) -> np.ndarray:

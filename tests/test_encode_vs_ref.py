@@ -118,3 +118,25 @@ def test_fixed_conversion_onto_the_most_negative_64_bit_integer():
     got, flags = bitsim.convert(np.array([1 << 63], dtype=np.uint64), wide, bitsim.FixedFormat(64, -1),
                                 return_flags=True)
     assert (int(got[0]), int(flags[0])) == ref.convert(1 << 63, wide, bitsim.FixedFormat(64, -1))
+
+
+@pytest.mark.parametrize("name", ["e4m3", "e5m2", "e4m3fnuz", "fp16", "bf16", "e8m0", "int8", "fixed8.5",
+                                  "bm_e2m5", "fp8_wang", "fp16_wang", "e2m1"])
+def test_decode_fast_paths_equal_the_generic_kernel(name):
+    """The value table (<= 16 bits) gives the generic kernel's float64 bits for every code, NaN included."""
+    from bitsim.quantize import _decode_generic
+    fmt = bitsim.format(name)
+    codes = np.arange(1 << fmt.bits, dtype=np.uint64).astype(fmt.code_dtype)
+    assert np.array_equal(bitsim.decode(codes, fmt).view(np.uint64), _decode_generic(codes, fmt, "cpu").view(np.uint64))
+
+
+@pytest.mark.parametrize("bits,frac,signed", [(32, 0, True), (32, 12, True), (24, -5, False), (48, 40, True),
+                                              (53, 1, False)])
+def test_decode_of_wide_fixed_point_equals_the_generic_kernel(bits, frac, signed):
+    from bitsim.quantize import _decode_generic
+    fmt = bitsim.FixedFormat(bits, frac, signed=signed)
+    rng = np.random.default_rng(bits)
+    codes = np.concatenate([rng.integers(0, 1 << bits, 2000, dtype=np.uint64),
+                            np.array([0, 1, (1 << bits) - 1, 1 << (bits - 1), (1 << (bits - 1)) - 1], np.uint64)])
+    codes = codes.astype(fmt.code_dtype)
+    assert np.array_equal(bitsim.decode(codes, fmt), _decode_generic(codes, fmt, "cpu"))

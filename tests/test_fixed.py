@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
+import bitsim
 from bitsim import FixedFormat, FloatFormat, fixed
 from bitsim.ref import fixed as ref, round_value, sr_random
 from boundary import assert_codes_equal
@@ -303,3 +304,25 @@ GOOD = np.zeros(3, np.uint8)
 def test_bad_input_names_the_field(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+@pytest.mark.parametrize("fmt", [bitsim.FixedFormat(8, 0), bitsim.FixedFormat(8, 5),
+                                 bitsim.FixedFormat(8, 2, signed=False), bitsim.FixedFormat(8, 0, symmetric=True),
+                                 bitsim.FixedFormat(32, 12), bitsim.FixedFormat(16, -3, overflow="wrap")],
+                         ids=str)
+def test_fast_fixed_encode_equals_the_generic_kernel(fmt):
+    """IEEE inputs into fixed point without flags (bitsim.kernels.fixed_encode): random values, exact ties
+    and near-ties at the format's scale, both range ends, tiny values; a batch with a NaN, an inf or an
+    out-of-range value falls back whole. Every deterministic mode, float64/32/16 sources."""
+    rng = np.random.default_rng(fmt.bits + fmt.frac_bits)
+    q = 2.0 ** -fmt.frac_bits
+    k = rng.integers(fmt.min_int, fmt.max_int, 400).astype(np.float64)
+    inside = np.concatenate([k * q, (k + 0.5) * q, (k + 0.5 - 2.0 ** -30) * q, (k + 0.25) * q,
+                             [fmt.max_int * q, fmt.min_int * q, 0.0, -0.0, 1e-300, -1e-300, 5e-324]])
+    inside = inside[(inside >= fmt.min_int * q) & (inside <= fmt.max_int * q)]
+    for x in (inside, np.append(inside, np.nan), np.append(inside, fmt.max_int * q * 4), inside.astype(np.float32),
+              inside.astype(np.float16)):
+        for mode in ("rne", "rna", "rtz", "rup", "rdn", "rto"):
+            fast = bitsim.encode(x, fmt, mode)
+            generic, _ = bitsim.encode(x, fmt, mode, return_flags=True)
+            assert np.array_equal(fast, generic), (str(fmt), mode, x.dtype)
