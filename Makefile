@@ -25,6 +25,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_ops.py --append docs/performance.md
 	$(BIN)/python benchmarks/bench_blocks.py --append docs/performance.md
 	$(BIN)/python benchmarks/bench_dot.py --append docs/performance.md
+	$(BIN)/python benchmarks/bench_nets.py --append docs/performance.md
 
 verify: $(STAMP)
 	$(BIN)/python tests/long/verify_fp16_pairs.py
