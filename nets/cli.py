@@ -22,9 +22,9 @@ def add_parser(sub) -> None:
     p.add_argument("--data-path", help="directory of the IDX files (fashion-mnist)")
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=0.05)
-    p.add_argument("--momentum", type=float, default=0.9)
-    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--lr", type=float, help="default: the recipe's, else 0.05")
+    p.add_argument("--momentum", type=float, help="default: the recipe's, else 0.9")
+    p.add_argument("--weight-decay", type=float, help="default: the recipe's, else 0")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-train", type=int, help="the first N training samples only")
     p.add_argument("--n-test", type=int, help="the first N test samples only")
@@ -47,13 +47,14 @@ def add_parser(sub) -> None:
 
 def cmd_train(args) -> int:
     from bitsim.nn import RECIPES
-    from nets.train import TrainConfig, train
+    from nets.train import TrainConfig, recipe_defaults, train
     if args.recipe not in RECIPES:
         raise ValueError(f"unknown recipe {args.recipe!r}; known: {', '.join(sorted(RECIPES))}")
+    given = {k: getattr(args, k) for k in ("lr", "momentum", "weight_decay") if getattr(args, k) is not None}
     config = TrainConfig(net=args.net, recipe=args.recipe, data=args.data, epochs=args.epochs,
-                         batch_size=args.batch_size, lr=args.lr, momentum=args.momentum,
-                         weight_decay=args.weight_decay, seed=args.seed, n_train=args.n_train, n_test=args.n_test,
-                         hidden=tuple(int(h) for h in args.hidden.split(",")), backend=args.backend)
+                         batch_size=args.batch_size, seed=args.seed, n_train=args.n_train, n_test=args.n_test,
+                         hidden=tuple(int(h) for h in args.hidden.split(",")), backend=args.backend,
+                         **{**recipe_defaults(args.recipe), **given})
     out = Path(args.out or f"runs/{config.net}-{config.recipe}-{config.data}-seed{config.seed}")
     out.mkdir(parents=True, exist_ok=True)
     result = train(config, data_path=args.data_path, checkpoint=out / "checkpoint.npz", resume=args.resume,

@@ -24,37 +24,40 @@ def _check_image(name: str, image_shape, need: int | None = None) -> tuple[int, 
     return c, h, w
 
 
-def mlp(image_shape=(1, 28, 28), n_classes: int = 10, hidden=(256, 256)) -> list:
+def mlp(image_shape=(1, 28, 28), n_classes: int = 10, hidden=(256, 256), bias: bool = True) -> list:
     """Flatten, then Linear-ReLU per hidden width, then Linear to the classes."""
     c, h, w = _check_image("mlp", image_shape)
     widths = (c * h * w, *hidden)
     layers = [nn.Flatten()]
     for fan_in, fan_out in zip(widths, widths[1:]):
-        layers += [nn.Linear(fan_in, fan_out), nn.ReLU()]
-    return layers + [nn.Linear(widths[-1], n_classes)]
+        layers += [nn.Linear(fan_in, fan_out, bias), nn.ReLU()]
+    return layers + [nn.Linear(widths[-1], n_classes, bias)]
 
 
-def lenet5(image_shape=(1, 28, 28), n_classes: int = 10) -> list:
+def lenet5(image_shape=(1, 28, 28), n_classes: int = 10, bias: bool = True) -> list:
     """LeNet-5 with ReLU and max pooling (module doc)."""
     c, h, w = _check_image("lenet5", image_shape, need=20)
     h2, w2 = (h // 2 - 4) // 2, (w // 2 - 4) // 2
-    return [nn.Conv2d(c, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-            nn.Linear(16 * h2 * w2, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, n_classes)]
+    return [nn.Conv2d(c, 6, 5, padding=2, bias=bias), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(6, 16, 5, bias=bias), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+            nn.Linear(16 * h2 * w2, 120, bias), nn.ReLU(), nn.Linear(120, 84, bias), nn.ReLU(),
+            nn.Linear(84, n_classes, bias)]
 
 
-def wage_cnn(image_shape=(1, 28, 28), n_classes: int = 10) -> list:
+def wage_cnn(image_shape=(1, 28, 28), n_classes: int = 10, bias: bool = True) -> list:
     """WAGE's 32C5-MP2-64C5-MP2-512FC-10 (valid convolutions), ReLU."""
     c, h, w = _check_image("wage_cnn", image_shape, need=20)
     h2, w2 = ((h - 4) // 2 - 4) // 2, ((w - 4) // 2 - 4) // 2
-    return [nn.Conv2d(c, 32, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 5), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Flatten(), nn.Linear(64 * h2 * w2, 512), nn.ReLU(), nn.Linear(512, n_classes)]
+    return [nn.Conv2d(c, 32, 5, bias=bias), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 5, bias=bias), nn.ReLU(),
+            nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64 * h2 * w2, 512, bias), nn.ReLU(),
+            nn.Linear(512, n_classes, bias)]
 
 
 def build(name: str, image_shape, n_classes: int, recipe: str, seed: int, hidden=(256, 256)) -> nn.Sequential:
     """The net ``name`` as a ``Sequential`` under ``recipe`` with initial weights from ``seed`` (``hidden``:
-    the mlp's widths)."""
-    makers = {"mlp": lambda s, c: mlp(s, c, hidden), "lenet5": lenet5, "wage_cnn": wage_cnn}
+    the mlp's widths). Layers have biases unless the recipe's ``training`` says ``"bias": False`` (WAGE)."""
+    makers = {"mlp": lambda s, c, b: mlp(s, c, hidden, b), "lenet5": lenet5, "wage_cnn": wage_cnn}
     if name not in makers:
         raise ValueError(f"unknown net {name!r}; known: {', '.join(NETS)}")
-    return nn.Sequential(makers[name](image_shape, n_classes), recipe=recipe, seed=seed)
+    bias = bool(nn.get_recipe(recipe).training.get("bias", True))
+    return nn.Sequential(makers[name](image_shape, n_classes, bias), recipe=recipe, seed=seed)

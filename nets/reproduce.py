@@ -23,7 +23,8 @@ from dataclasses import dataclass
 import bitsim.nn as nn
 from bitsim.accum import DotUnit, FloatAcc
 from bitsim.nn.recipes import register
-from nets.train import TrainConfig, train
+from bitsim.nn.wage_recipes import wage_recipe
+from nets.train import TrainConfig, recipe_defaults, train
 
 # What each paper reports for its own setting (../shared/reference/seed_papers.md; "unverified" where
 # the paper text was not consulted there).
@@ -63,14 +64,9 @@ class Setting:
         fields = dict(net="mlp", recipe=recipe, data=self.data, epochs=self.epochs, batch_size=self.batch_size,
                       lr=self.lr, momentum=self.momentum, seed=self.seed, n_train=self.n_train, n_test=self.n_test,
                       hidden=self.hidden)
-        fields.update(_recipe_training(recipe))
+        fields.update(recipe_defaults(recipe))
         fields.update(overrides)
         return TrainConfig(**fields)
-
-
-def _recipe_training(name: str) -> dict:
-    """Training settings a recipe prescribes (``Recipe.training``, e.g. WAGE's SSE loss and no momentum)."""
-    return dict(getattr(nn.get_recipe(name), "training", None) or {})
 
 
 def wang_variant(name: str, *, chunked: bool = True, update_rounding: str = "sr") -> str:
@@ -93,6 +89,11 @@ def wang_variant(name: str, *, chunked: bool = True, update_rounding: str = "sr"
     return name
 
 
+def _is_sweep(name: str) -> bool:
+    """A k_G-sweep variant that ``wage_recipe`` registered (not one of the two named WAGE recipes)."""
+    return name.startswith("wage_") and name not in ("wage_2888_paper", "wage_2888_code")
+
+
 def _run(config: TrainConfig) -> dict:
     start = time.perf_counter()
     result = train(config, quiet=True)
@@ -111,10 +112,8 @@ def ablations(setting: Setting, long_dots: Setting) -> list[tuple[str, list[dict
                 [_run(long_dots.config(r)) for r in names]))
     names = ("wang_fp8", wang_variant("wang_fp8_rne_updates", update_rounding="rne"))
     out.append(("Wang FP8: fp16_wang updates with SR vs RNE", [_run(setting.config(r)) for r in names]))
-    sweep = getattr(nn, "wage_recipe", None)
-    if sweep is not None:
-        runs = [_run(setting.config(sweep(k_g=k).name)) for k in (4, 6, 8)]
-        out.append(("WAGE k_G sweep (k_G = 4, 6, 8)", runs))
+    runs = [_run(setting.config(wage_recipe("paper", k_g=k).name)) for k in (4, 6, 8)]
+    out.append(("WAGE (paper variant) k_G sweep: k_G = 4, 6, 8, lr = 2**(k_G - 8)", runs))
     return out
 
 
@@ -148,7 +147,7 @@ def reproduce(setting: Setting = Setting(), long_dots: Setting | None = None, ou
               recipes=None) -> list[dict]:
     """Run every recipe (or ``recipes``) and the ablations; write ``out``; return the table rows."""
     long_dots = long_dots or Setting(data="mnist-5k", hidden=(32,), epochs=2, n_train=2000, n_test=500)
-    names = [r for r in (recipes or nn.RECIPES) if not r.startswith("wang_fp8_")]
+    names = recipes or [r for r in nn.RECIPES if not r.startswith("wang_fp8_") and not _is_sweep(r)]
     table = [_run(setting.config(r)) for r in names]
     extra = ablations(setting, long_dots)
     with open(out, "w") as fh:

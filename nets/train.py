@@ -30,6 +30,12 @@ from nets.models import build
 
 EVAL_BATCH = 500
 LOSSES = {"softmax_cross_entropy", "sse"}
+TRAINING_FIELDS = ("loss", "lr", "momentum", "weight_decay")      # what a Recipe.training may prescribe
+
+
+def recipe_defaults(recipe: str) -> dict:
+    """The TrainConfig fields ``recipe`` prescribes (``Recipe.training``), e.g. WAGE's loss and lr."""
+    return {k: v for k, v in nn.get_recipe(recipe).training.items() if k in TRAINING_FIELDS}
 
 
 @dataclass(frozen=True)

@@ -93,3 +93,13 @@ def test_reproduce_writes_the_table_and_the_ablations(tmp_path):
     assert "| `int8` |" in text and "+0.0 pt" in text                   # fp32's own row
     assert "chunk-64 vs sequential" in text and "`wang_fp8_nochunk`" in text and "SR vs RNE" in text
     assert rows[1]["digest"] == reproduce(tiny, long_dots=tiny, out=out, recipes=["int8"])[0]["digest"]
+
+
+def test_recipes_that_prescribe_training_settings_run_as_prescribed():
+    """WAGE: no biases, SSE loss, no momentum, lr from k_G (Recipe.training); bitsim train applies them."""
+    from nets.train import recipe_defaults
+    model = build("mlp", (1, 8, 8), 10, "wage_2888_paper", seed=0, hidden=(8,))
+    assert all(layer.bias is None for layer in model.layers if isinstance(layer, nn.Linear))
+    assert recipe_defaults("wage_2888_paper") == {"loss": "sse", "momentum": 0.0, "weight_decay": 0.0, "lr": 1.0}
+    run = train(TrainConfig(**dict(SMALL, recipe="wage_2888_paper"), **recipe_defaults("wage_2888_paper")))
+    assert run["step"] == 6

@@ -26,15 +26,29 @@ from bitsim.accum.unit import matmul
 from bitsim.dataflow._common import Window, codes, pad_hw, resolve_unit, shape4, windows, zero_code
 
 
-def _im2col(x: np.ndarray, win: Window, out_hw, fmt, what: str) -> np.ndarray:
-    """(N * H_out * W_out, C * kh * kw) windows of x: row (n, oh, ow), column (c, i, j), both in C order."""
+def im2col(x: np.ndarray, win: Window, out_hw, fmt, what: str) -> np.ndarray:
+    """(N * H_out * W_out, C * kh * kw) windows of x: row (n, oh, ow), column (c, i, j), both in C order;
+    padding taps hold the +0 code of ``fmt`` (operand a of the forward GEMM, b of the weight gradient)."""
     zero = zero_code(fmt, f"{what}: padding of x") if any(win.padding) else 0
     cols = windows(pad_hw(x, win.padding, zero), win, out_hw)            # (N, C, Ho, kh, Wo, kw)
     n, c = x.shape[:2]
     return cols.transpose(0, 2, 4, 1, 3, 5).reshape(n * out_hw[0] * out_hw[1], c * win.kernel[0] * win.kernel[1])
 
 
-def _nchw(rows: np.ndarray, n: int, h: int, w: int) -> np.ndarray:
+def dy_taps(dy: np.ndarray, win: Window, hw, fmt, what: str) -> np.ndarray:
+    """(N * H * W, C_out * kh * kw) operand a of the data-gradient GEMM: row (n, h, w), column (co, i, j),
+    both in C order; a tap that reaches no output position holds the +0 code of ``fmt``."""
+    n, c_out, ho, wo = dy.shape
+    (h, wd), (kh, kw) = hw, win.kernel
+    rows, cols = win.sources(0, h, ho), win.sources(1, wd, wo)          # (H, kh), (W, kw); ho / wo = no output
+    gaps = bool((rows == ho).any() or (cols == wo).any())
+    zero = zero_code(fmt, f"{what}: zero taps of dy") if gaps else 0
+    dy_ext = np.pad(dy, ((0, 0), (0, 0), (0, 1), (0, 1)), constant_values=dy.dtype.type(zero))
+    g = dy_ext[:, :, rows[:, :, None, None], cols[None, None, :, :]]   # (N, C_out, H, kh, W, kw)
+    return g.transpose(0, 2, 4, 1, 3, 5).reshape(n * h * wd, c_out * kh * kw)
+
+
+def rows_to_nchw(rows: np.ndarray, n: int, h: int, w: int) -> np.ndarray:
     """(N * H * W, C) GEMM output -> (N, C, H, W)."""
     return np.ascontiguousarray(rows.reshape(n, h, w, rows.shape[1]).transpose(0, 3, 1, 2))
 
@@ -62,7 +76,7 @@ def conv2d(x, w, unit, *, stride=1, padding=0, dilation=1, bias=None, backend=No
         raise ValueError(f"{what}: w has {c_w} input channels (w.shape[1]) but x has {c_in} (x.shape[1])")
     win = Window.of((kh, kw), stride, padding, dilation, what)
     out_hw = win.out_size(h, wd, what)
-    a = _im2col(x, win, out_hw, fa, what)
+    a = im2col(x, win, out_hw, fa, what)
     addend = None
     if bias is not None:
         b = codes(bias, fc, "bias", what, ndim=None)
@@ -70,7 +84,7 @@ def conv2d(x, w, unit, *, stride=1, padding=0, dilation=1, bias=None, backend=No
             raise ValueError(f"{what}: bias must have shape ({c_out},) (one code per output channel); got {b.shape}")
         addend = np.broadcast_to(b, (a.shape[0], c_out))
     y = matmul(a, w.reshape(c_out, -1).T, u, addend, backend=backend)
-    return _nchw(y, n, *out_hw)
+    return rows_to_nchw(y, n, *out_hw)
 
 
 def conv2d_backward_data(dy, w, unit, x_shape, *, stride, padding, dilation, backend=None) -> np.ndarray:
@@ -93,14 +107,9 @@ def conv2d_backward_data(dy, w, unit, x_shape, *, stride, padding, dilation, bac
     win = Window.of((kh, kw), stride, padding, dilation, what)
     ho, wo = win.out_size(h, wd, what)
     _check_dy(dy, (n, c_out, ho, wo), what)
-    rows, cols = win.sources(0, h, ho), win.sources(1, wd, wo)          # (H, kh), (W, kw); ho / wo = no output
-    gaps = bool((rows == ho).any() or (cols == wo).any())
-    zero = zero_code(fa, f"{what}: zero taps of dy") if gaps else 0
-    dy_ext = np.pad(dy, ((0, 0), (0, 0), (0, 1), (0, 1)), constant_values=dy.dtype.type(zero))
-    g = dy_ext[:, :, rows[:, :, None, None], cols[None, None, :, :]]   # (N, C_out, H, kh, W, kw)
-    a = g.transpose(0, 2, 4, 1, 3, 5).reshape(n * h * wd, c_out * kh * kw)
+    a = dy_taps(dy, win, (h, wd), fa, what)
     b = w.transpose(0, 2, 3, 1).reshape(c_out * kh * kw, c_in)
-    return _nchw(matmul(a, b, u, backend=backend), n, h, wd)
+    return rows_to_nchw(matmul(a, b, u, backend=backend), n, h, wd)
 
 
 def conv2d_backward_weight(x, dy, unit, w_shape, *, stride, padding, dilation, backend=None) -> np.ndarray:
@@ -123,5 +132,5 @@ def conv2d_backward_weight(x, dy, unit, w_shape, *, stride, padding, dilation, b
     out_hw = win.out_size(h, wd, what)
     _check_dy(dy, (n, c_out, *out_hw), what)
     a = dy.transpose(1, 0, 2, 3).reshape(c_out, -1)
-    b = _im2col(x, win, out_hw, fb, what)
+    b = im2col(x, win, out_hw, fb, what)
     return matmul(a, b, u, backend=backend).reshape(c_out, c_in, kh, kw)

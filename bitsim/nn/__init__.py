@@ -15,6 +15,8 @@ from bitsim.nn.quant import Quantizer, ScaledQuantizer
 from bitsim.nn.recipes import RECIPES, LayerRecipe, Recipe, get as get_recipe, register as register_recipe
 from bitsim.nn.tensor import QTensor
 from bitsim.nn.trace import Context, TraceEntry
+from bitsim.nn import blpa_recipes, wage_recipes  # noqa: F401  registers wage_2888_{paper,code}, blpa4, blpa8
+from bitsim.nn.block_recipes import BlockQTensor, BlockQuantizer, block_unit  # registers bm8 bm6 bm5 bm6_nodenorm mxfp8
 
 __all__ = ["QTensor", "Quantizer", "ScaledQuantizer", "GemmUnits", "LayerQuant", "Layer", "Param", "Linear",
            "Conv2d", "ReLU", "Flatten", "MaxPool2d", "AvgPool2d", "softmax_cross_entropy", "sse", "SGD",

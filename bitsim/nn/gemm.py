@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bitsim import dataflow as df
+from bitsim.accum.block_dot import BlockDotUnit
 from bitsim.accum.presets import TensorCoreUnit
 from bitsim.accum.unit import DotUnit, matmul, unit as named_unit
 from bitsim.quantize import decode, encode
@@ -22,15 +23,14 @@ from bitsim.nn.tensor import QTensor
 
 
 def resolve_unit(u, what: str):
-    """A DotUnit or TensorCoreUnit from a unit or a preset name."""
+    """A DotUnit, TensorCoreUnit or BlockDotUnit (bitsim.nn.block_gemm) from a unit or a preset name."""
     if isinstance(u, str):
         try:
             u = named_unit(u)
         except ValueError as err:
             raise ValueError(f"{what}: {err}") from None
-    if not isinstance(u, (DotUnit, TensorCoreUnit)):
-        raise TypeError(f"{what} must be a DotUnit, a TensorCoreUnit or a preset name of an element-format "
-                        f"unit; got {u!r}")
+    if not isinstance(u, (DotUnit, TensorCoreUnit, BlockDotUnit)):
+        raise TypeError(f"{what} must be a DotUnit, a TensorCoreUnit, a BlockDotUnit or a preset name; got {u!r}")
     return u
 
 

@@ -9,11 +9,13 @@ forward   ``act``: input x -> operand a of the forward unit; ``weight``: master 
           ``saved``: the quantised x as kept for the backward-weight GEMM (operand b).
 backward  ``error``: incoming gradient dy -> operand a of both backward units; ``weight_grad``: the
           backward-weight GEMM's result (and the bias gradient) -> the gradient the optimizer reads;
-          ``grad_input``: the backward-data GEMM's result -> the gradient passed down.
+          ``grad_input``: the backward-data GEMM's result -> the gradient passed down. Before it, the
+          result is zeroed where the ``act`` quantiser's ``grad_mask`` (if any) stops the gradient.
 
 Trace keys: ``<layer>/forward/{input, act, weight, bias, gemm, saved, output}`` and
 ``<layer>/backward/{grad_output, error, gemm_data, gemm_weight, gemm_bias, weight_grad, bias_grad,
-grad_input}``.
+act_clip, grad_input}`` (``act_clip``: the masked backward-data result, only where ``act`` has a mask).
+Initial weights: ``LayerRecipe.init(rng, shape, fan_in)`` when the recipe gives one, else U(+-1/sqrt(fan_in)).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from bitsim import dataflow as df
+from bitsim.accum.block_dot import BlockDotUnit
 from bitsim.nn.gemm import GemmUnits, gemm, ones, unit_formats
 from bitsim.nn.quant import Quantizer
 from bitsim.nn.tensor import QTensor
@@ -86,7 +89,7 @@ class GemmLayer(Layer):
             raise TypeError(f"{type(self).__name__}: quant must be a LayerQuant; got {quant!r}")
         self.use_bias, self.units, self.quant = bool(bias), units, quant
         self.weight = self.bias = None
-        self._saved = self._wq = None
+        self._saved = self._wq = self._act_mask = None
 
     # --- subclass interface
     weight_shape: tuple = ()
@@ -105,11 +108,15 @@ class GemmLayer(Layer):
         if self.quant is None:
             self.quant = spec.quant
         q = self.quant
-        self._q = {p: (getattr(q, p).bind(f"{name}.{p}") if getattr(q, p) is not None else None) for p in POINTS}
+        self._q = {p: (getattr(q, p).at(self, p) if getattr(q, p) is not None else None) for p in POINTS}
         if self.use_bias and self._q["bias"] is None:
             self._q["bias"] = Quantizer(unit_formats(self.units.forward)[2]).bind(f"{name}.bias")
-        bound = 1.0 / np.sqrt(self.fan_in)
-        w0 = QTensor.exact(rng.uniform(-bound, bound, self.weight_shape), "fp64")
+        draw = getattr(spec, "init", None)
+        if draw is None:
+            bound = 1.0 / np.sqrt(self.fan_in)
+            w0 = QTensor.exact(rng.uniform(-bound, bound, self.weight_shape), "fp64")
+        else:
+            w0 = QTensor.exact(draw(rng, self.weight_shape, self.fan_in), "fp64")
         init = master_quant.bind(f"{name}.init")
         self.weight = Param(f"{name}.weight", init(w0, None))
         if self.use_bias:
@@ -117,6 +124,19 @@ class GemmLayer(Layer):
 
     def parameters(self):
         return [p for p in (self.weight, self.bias) if p is not None]
+
+    def _gemm(self, kind: str, a, b, c=None) -> QTensor:
+        """The ``kind`` GEMM ("forward", "backward_data", "backward_weight") through its unit; a block unit
+        (or a block operand) goes to ``bitsim.nn.block_gemm.layer_gemm``."""
+        u, what = getattr(self.units, kind), f"{self.name} {kind.replace('_', '-')} GEMM"
+        if isinstance(u, BlockDotUnit) or not (isinstance(a, QTensor) and isinstance(b, QTensor)):
+            from bitsim.nn.block_gemm import layer_gemm            # imports this module's subclasses
+            return layer_gemm(self, kind, a, b, u, what, c)
+        if kind == "forward":
+            return self._gemm_forward(a, b, c, u, what)
+        if kind == "backward_data":
+            return self._gemm_data(a, b, u, self._x_shape, what)
+        return self._gemm_weight(a, b, u, what)
 
     def _point(self, ctx, pass_, point, x, **kw) -> QTensor:
         """Apply the quantiser at ``point`` (or pass x on) and record the result."""
@@ -129,11 +149,12 @@ class GemmLayer(Layer):
     def forward(self, x: QTensor, ctx) -> QTensor:
         self._record(ctx, "forward", "input", x)
         xq = self._point(ctx, "forward", "act", x)
+        self._act_mask = None if self._q["act"] is None else self._q["act"].grad_mask(x)
         wq = self._point(ctx, "forward", "weight", self.weight.value)
         bq = None
         if self.bias is not None:
             bq = self._point(ctx, "forward", "bias", self.bias.value, scale_exp=xq.scale_exp + wq.scale_exp)
-        y = self._gemm_forward(xq, wq, bq, self.units.forward, f"{self.name} forward GEMM")
+        y = self._gemm("forward", xq, wq, bq)
         self._record(ctx, "forward", "gemm", y)
         self._saved = self._point(ctx, "forward", "saved", xq)
         self._wq, self._x_shape = wq, x.shape
@@ -144,13 +165,17 @@ class GemmLayer(Layer):
             raise ValueError(f"{self.name}: backward before forward")
         self._record(ctx, "backward", "grad_output", dy)
         e = self._point(ctx, "backward", "error", dy)
-        dw = self._gemm_weight(e, self._saved, self.units.backward_weight, f"{self.name} backward-weight GEMM")
+        dw = self._gemm("backward_weight", e, self._saved)
         self._record(ctx, "backward", "gemm_weight", dw)
         self.weight.grad = self._point(ctx, "backward", "weight_grad", dw)
         if self.bias is not None:
             u = self.units.backward_weight
-            db = gemm(self._dy_rows(e), ones(unit_formats(u)[1], int(np.prod(e.shape)) // e.shape[1],
-                                             f"{self.name} bias gradient"), u, f"{self.name} bias-gradient GEMM")
+            if isinstance(u, BlockDotUnit):
+                from bitsim.nn.block_gemm import bias_gradient        # imports this module's subclasses
+                db = bias_gradient(e, u, f"{self.name} bias-gradient GEMM")
+            else:
+                db = gemm(self._dy_rows(e), ones(unit_formats(u)[1], int(np.prod(e.shape)) // e.shape[1],
+                                                 f"{self.name} bias gradient"), u, f"{self.name} bias-gradient GEMM")
             db = db.reshape(-1)
             self._record(ctx, "backward", "gemm_bias", db)
             q = self._q["weight_grad"]
@@ -158,11 +183,14 @@ class GemmLayer(Layer):
             self._record(ctx, "backward", "bias_grad", self.bias.grad, None if q is None else q.label)
         dx = None
         if need_dx:
-            dx = self._gemm_data(e, self._wq, self.units.backward_data, self._x_shape,
-                                 f"{self.name} backward-data GEMM")
+            dx = self._gemm("backward_data", e, self._wq)
             self._record(ctx, "backward", "gemm_data", dx)
+            if self._act_mask is not None:
+                zero = QTensor.exact(np.zeros(1), dx.fmt).codes[0]
+                dx = dx.with_codes(np.where(self._act_mask, dx.codes, zero).astype(dx.codes.dtype))
+                self._record(ctx, "backward", "act_clip", dx)
             dx = self._point(ctx, "backward", "grad_input", dx)
-        self._saved = self._wq = None
+        self._saved = self._wq = self._act_mask = None
         return dx
 
 

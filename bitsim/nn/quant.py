@@ -11,8 +11,8 @@ element (``bitsim.encode`` of the exact float64 value, so one correctly rounded 
   saturates; an all-zero tensor gets e = 0. With int8 this is symmetric per-tensor INT8 (codes -127..127).
 
 ``name`` is the point's full name (``"<layer>.<point>"``), given when a layer binds the quantiser
-(``bind``); it keys the SR draws (``Context.sr_key``). Block formats would be a third quantiser class
-returning block tensors; the layers only call ``q(x, ctx)``.
+(``bind``, or ``at`` by a GEMM layer); it keys the SR draws (``Context.sr_key``). Block formats:
+``bitsim.nn.block_quant.BlockQuantizer`` (block tensors for block units); the layers only call ``q(x, ctx)``.
 """
 
 from __future__ import annotations
@@ -39,16 +39,24 @@ class Quantizer:
 
     def __post_init__(self):
         kind = type(self).__name__
-        object.__setattr__(self, "fmt", element_format(self.fmt, f"{kind}.fmt"))
+        object.__setattr__(self, "fmt", self._format(self.fmt, f"{kind}.fmt"))
         if self.rounding not in MODES:
             raise ValueError(f"{kind}.rounding must be one of {', '.join(MODES)}; got {self.rounding!r}")
         if (self.rounding == "sr") != (self.sr_bits is not None):
             raise ValueError(f"{kind}.sr_bits is required with rounding='sr' and only then; got "
                              f"rounding={self.rounding!r}, sr_bits={self.sr_bits!r}")
 
+    def _format(self, fmt, what: str):
+        """The quantiser's format from a spec or a name (subclasses take other kinds of format)."""
+        return element_format(fmt, what)
+
     def bind(self, name: str) -> "Quantizer":
         """This quantiser at the point ``name``."""
         return replace(self, name=name)
+
+    def at(self, layer, point: str) -> "Quantizer":
+        """This quantiser at ``point`` of a GEMM layer (named ``"<layer>.<point>"``)."""
+        return self.bind(f"{layer.name}.{point}")
 
     @property
     def label(self) -> str:
@@ -58,6 +66,11 @@ class Quantizer:
 
     def scale_for(self, x: QTensor) -> int:
         return 0
+
+    def grad_mask(self, x: QTensor) -> np.ndarray | None:
+        """Where the gradient passes back through this point (bool, x's shape), or None: everywhere
+        (straight-through, the default). A clipping quantiser (WAGE's A) returns its clip range."""
+        return None
 
     def __call__(self, x: QTensor, ctx, scale_exp: int | None = None) -> QTensor:
         """x rounded once into ``fmt`` at ``scale_exp`` (default: this quantiser's rule)."""

@@ -23,12 +23,17 @@ from bitsim.nn.tensor import element_format
 
 @dataclass(frozen=True)
 class LayerRecipe:
-    """What one GEMM layer gets: its units and its quantisers."""
+    """What one GEMM layer gets: its units and its quantisers; ``init``: None (weights drawn from
+    U(+-1/sqrt(fan_in))) or a callable (rng, shape, fan_in) -> float64 initial weights, rounded once (RNE)
+    to the master format."""
 
     units: GemmUnits
     quant: LayerQuant
+    init: object = None
 
     def __post_init__(self):
+        if self.init is not None and not callable(self.init):
+            raise TypeError(f"LayerRecipe.init must be None or a callable (rng, shape, fan_in); got {self.init!r}")
         if not isinstance(self.units, GemmUnits):
             raise TypeError(f"LayerRecipe.units must be a GemmUnits; got {self.units!r}")
         if not isinstance(self.quant, LayerQuant):
@@ -38,9 +43,12 @@ class LayerRecipe:
 @dataclass(frozen=True)
 class Recipe:
     """name; layers (default LayerRecipe); overrides {layer name | "first" | "last": LayerRecipe};
-    input: model input quantiser; loss_grad: loss-gradient quantiser; master_fmt: master weights;
-    fmt_update / update_rounding / update_sr_bits / const_fmt: the optimizer's arithmetic (``SGD``);
-    loss_scale: S; doc: what the recipe models, every deviation from its source stated."""
+    input: model input quantiser; loss_grad: loss-gradient quantiser; master_fmt: master weights (float,
+    or fixed point for an ``update`` that keeps integer weights); fmt_update / update_rounding /
+    update_sr_bits / const_fmt: the optimizer's arithmetic (``SGD``); loss_scale: S; doc: what the recipe
+    models, every deviation from its source stated; update: None (``SGD``) or a callable
+    (lr, momentum, weight_decay) -> optimizer that ``optimizer`` returns instead (WAGE's update);
+    training: settings the recipe prescribes to a training run ({"loss": "sse", "momentum": 0.0, ...})."""
 
     name: str
     layers: LayerRecipe
@@ -54,6 +62,8 @@ class Recipe:
     const_fmt: object = "fp32"
     loss_scale: float = 1.0
     doc: str = ""
+    update: object = None
+    training: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if not isinstance(self.layers, LayerRecipe):
@@ -66,9 +76,14 @@ class Recipe:
                 raise TypeError(f"Recipe.{name} must be a Quantizer; got {getattr(self, name)!r}")
         for name in ("master_fmt", "fmt_update", "const_fmt"):
             f = element_format(getattr(self, name), f"Recipe.{name}")
-            if not isinstance(f, FloatFormat):
+            if not isinstance(f, FloatFormat) and name != "master_fmt":
                 raise TypeError(f"Recipe.{name} must be a float format; got {f}")
             object.__setattr__(self, name, f)
+        if not isinstance(self.training, dict) or not all(isinstance(k, str) for k in self.training):
+            raise TypeError(f"Recipe.training must be a dict with str keys; got {self.training!r}")
+        if self.update is not None and not callable(self.update):
+            raise TypeError(f"Recipe.update must be None or a callable (lr, momentum, weight_decay); "
+                            f"got {self.update!r}")
 
     def for_layer(self, name: str, index: int, count: int) -> LayerRecipe:
         """The LayerRecipe of GEMM layer ``name``, the ``index``-th of ``count`` GEMM layers."""
@@ -80,8 +95,11 @@ class Recipe:
             return self.overrides["last"]
         return self.layers
 
-    def optimizer(self, lr, momentum=0.0, weight_decay=0.0) -> SGD:
-        """The recipe's SGD (its formats, rounding and loss scale) with these hyperparameters."""
+    def optimizer(self, lr, momentum=0.0, weight_decay=0.0):
+        """The recipe's optimizer with these hyperparameters: ``update(...)`` if the recipe names one,
+        else SGD with its formats, rounding and loss scale."""
+        if self.update is not None:
+            return self.update(lr, momentum, weight_decay)
         return SGD(lr, momentum, weight_decay, fmt_update=self.fmt_update, rounding=self.update_rounding,
                    sr_bits=self.update_sr_bits, master_fmt=self.master_fmt, const_fmt=self.const_fmt,
                    loss_scale=self.loss_scale)

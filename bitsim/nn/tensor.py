@@ -3,8 +3,8 @@
 value = decode(codes, fmt) * 2**scale_exp, exactly (float64 holds every value of formats up to fp32 and of
 integer codes up to 53 bits; a power-of-two scale is an exact exponent shift). Element formats use
 ``scale_exp = 0``; a per-tensor scaled integer format (``ScaledQuantizer``) carries its scale here, and a
-GEMM of two scaled tensors has the scale ``scale_a + scale_b``. Block tensors (a scale per block) are not
-modelled yet; they would add a ``BlockTensor`` alternative behind the same quantiser interface.
+GEMM of two scaled tensors has the scale ``scale_a + scale_b``. Block tensors (a scale per block) are
+``bitsim.nn.block_tensor.BlockQTensor``s, made by a ``BlockQuantizer``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def element_format(fmt, what: str):
         raise ValueError(f"{what}: unknown format {fmt!r} ({err})") from None
     if not isinstance(f, (FloatFormat, FixedFormat)):
         raise TypeError(f"{what} must be an element format (float or fixed point); got {fmt!r} "
-                        "(block formats are not supported by bitsim.nn yet)")
+                        "(block formats: BlockQuantizer)")
     return f
 
 

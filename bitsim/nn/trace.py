@@ -66,4 +66,6 @@ class Context:
 
     def record(self, key: str, tensor, rounding: str | None = None) -> None:
         if self.trace is not None:
-            self.trace[key] = TraceEntry(np.array(tensor.codes, copy=True), tensor.fmt, tensor.scale_exp, rounding)
+            entry = getattr(tensor, "trace_entry", None)          # block tensors: bitsim.nn.block_tensor
+            self.trace[key] = (entry(rounding) if entry is not None else
+                               TraceEntry(np.array(tensor.codes, copy=True), tensor.fmt, tensor.scale_exp, rounding))
