@@ -9,12 +9,14 @@ import numpy as np
 import pytest
 
 import bitsim
+import bitsim.nn as nn
 from bitsim.cli import main
 from bitsim.golden import (
     GoldenFileError, block_encode_set, block_gemm_set, check_suite, gemm_set, op_set, verify, verify_root,
     write_all, write_suite,
 )
-from bitsim.golden import cases, memh, npzfile, specs, suites, testfloat
+from bitsim.golden import cases, memh, npzfile, specs, suites, testfloat, trace
+from bitsim.golden.check import Report, check_set
 from bitsim.golden.sets import compute
 from bitsim.golden.suite import load_manifest
 
@@ -120,6 +122,15 @@ def test_every_writer_round_trips(tmp_path):
     assert report.ok, report.mismatches
     assert report.ref_cases == sum(cs.count for cs in sets)
     assert verify(tmp_path) == []
+
+
+def test_gemm_sets_record_the_flags_of_every_output():
+    cs = gemm_set("g", "wang_fp8", 3, 70, 2, seed=3)
+    D, flags = bitsim.matmul(cs.fields["A"].astype(np.uint8), cs.fields["B"].astype(np.uint8), "wang_fp8",
+                             cs.fields["C"].astype(np.uint16), return_flags=True)
+    assert np.array_equal(cs.fields["D"], D) and np.array_equal(cs.fields["flags"], flags)
+    assert flags.any() and int(flags.max()) < 32                 # interesting edges round, some overflow
+    assert "flags" not in block_gemm_set("b", "mxfp8_fp32", 2, 64, 2, seed=4).fields   # block units: codes only
 
 
 def test_generation_is_deterministic(tmp_path):
@@ -281,7 +292,7 @@ def test_cli_gen_check_verify(tmp_path, capsys):
     assert "convert_sr.tf:1: flags: expected 2 hex digit(s), got '0'" in capsys.readouterr().err
     assert main(["golden", "verify", str(out)]) == 1
     assert main(["golden", "gen", "--out", str(out)]) == 2
-    assert "give --suite NAME, --all, or --format F and --op OP" in capsys.readouterr().err
+    assert "give --suite NAME, --all, --trace RECIPE, or --format F and --op OP" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------- the committed suites
@@ -314,14 +325,80 @@ def test_committed_suites_verify_and_check():
         assert report.cases > 0
 
 
-def test_check_of_a_copied_suite_fails_on_a_changed_matrix(tmp_path):
-    shutil.copytree(GOLDEN / "wang", tmp_path / "wang")
-    path = tmp_path / "wang" / "gemm_wang_fp8.D.memh"
+def _flip_word(path: Path, line: int, bit: int) -> None:
     lines = path.read_text().split("\n")
-    lines[12] = f"{int(lines[12], 16) ^ 0x10:04X}"
+    lines[line - 1] = f"{int(lines[line - 1], 16) ^ bit:0{len(lines[line - 1])}X}"
     path.write_text("\n".join(lines))
+
+
+def test_check_of_a_copied_suite_fails_on_a_changed_matrix_or_flag(tmp_path):
+    shutil.copytree(GOLDEN / "wang", tmp_path / "wang")
+    path, flags = tmp_path / "wang" / "gemm_wang_fp8.D.memh", tmp_path / "wang" / "gemm_wang_fp8.flags.memh"
+    _flip_word(path, 13, 0x10)
+    _flip_word(flags, 10, 0x01)
     report = check_suite(tmp_path / "wang", ref_cases=0)
     assert report.mismatches[0].startswith(f"{path}:13: gemm_wang_fp8.D[4]: file has ")
+    assert report.mismatches[1].startswith(f"{flags}:10: gemm_wang_fp8.flags[1]: file has ")
+
+
+# ---------------------------------------------------------------- training-step traces
+
+def test_trace_sets_round_trip_through_every_writer(tmp_path):
+    """`gen --trace` writes the committed set's bytes; its memh and NPZ copies read back as the step's codes."""
+    out = tmp_path / "t"
+    assert main(["golden", "gen", "--trace", "int8", "--out", str(out)]) == 0
+    _, manifest = load_manifest(out)
+    (entry,) = manifest["sets"]
+    assert "testfloat" not in entry["files"]
+    for name in [entry["files"]["npz"], *entry["files"]["memh"].values()]:
+        assert (out / name).read_bytes() == (GOLDEN / "traces" / name).read_bytes(), name
+    cs = suites.digits_trace("int8")
+    p = entry["params"]
+    assert entry["kind"] == "train_step" and p == json.loads(json.dumps(cs.params))
+    assert p["inputs"][:2] == ["x", "labels"] and "linear1.weight.init" in p["inputs"]
+    meta = p["fields"]["linear1.forward.act"]
+    assert meta["key"] == "linear1/forward/act" and meta["rounding"].startswith("int8") and meta["scale_exp"] < 0
+    assert "2**" in entry["fields"]["linear1.forward.act"]["format"]     # the scale is in every memh header
+    shapes = {n: tuple(i["shape"]) for n, i in entry["fields"].items()}
+    bits = {n: i["bits"] for n, i in entry["fields"].items()}
+    got = {"npz": npzfile.read(out / entry["files"]["npz"], shapes, bits),
+           "memh": {n: memh.read(out / f, bits[n], shapes[n]) for n, f in entry["files"]["memh"].items()}}
+    for writer, fields in got.items():
+        assert set(fields) == set(cs.fields), writer
+        for n, arr in fields.items():
+            assert np.array_equal(arr, cs.fields[n]), (writer, n)
+    views = {f: (a, b, c) for f, a, b, c, _ in trace.gemm_views(p, got["npz"])}
+    A, B, C = views["linear1.forward.gemm"]
+    assert A.shape == (8, 64) and B.shape == (64, 16) and C.shape == (8, 16)
+    assert {"linear2.backward.gemm_data", "linear2.backward.gemm_weight", "linear2.backward.gemm_bias"} <= set(views)
+
+
+def test_check_names_file_and_field_of_a_changed_trace_value(tmp_path):
+    root = tmp_path / "traces"
+    shutil.copytree(GOLDEN / "traces", root, ignore=lambda d, names: [n for n in names if n.startswith("train_")
+                                                                       and not n.startswith("train_int8.")])
+    path = root / "train_int8.linear2.forward.gemm.memh"
+    _flip_word(path, 9 + 5, 0x4)
+    manifest = root / "manifest.json"
+    data = json.loads(manifest.read_text())
+    (entry,) = [e for e in data["sets"] if e["name"] == "train_int8"]
+    entry["params"]["fields"]["linear1.forward.weight"]["scale_exp"] += 1
+    report = Report()
+    check_set(root, entry, report, ref_cases=0)
+    assert report.mismatches[0] == (f"{manifest}: train_int8.linear1.forward.weight: scale_exp: the manifest has "
+                                    f"{entry['params']['fields']['linear1.forward.weight']['scale_exp']}, bitsim "
+                                    f"gives {entry['params']['fields']['linear1.forward.weight']['scale_exp'] - 1}")
+    assert report.mismatches[1].startswith(f"{path}:14: train_int8.linear2.forward.gemm[5]: file has ")
+    assert len(report.mismatches) == 2
+
+
+def test_committed_traces_cover_the_trace_recipes():
+    _, manifest = load_manifest(GOLDEN / "traces")
+    assert [e["params"]["recipe"] for e in manifest["sets"]] == list(suites.TRACE_RECIPES)
+    assert set(suites.TRACE_RECIPES) <= set(nn.RECIPES)
+    for e in manifest["sets"]:
+        assert {"linear2.forward.gemm", "linear2.backward.gemm_weight", "linear3.backward.gemm_data",
+                "linear3.weight.update.master"} <= set(e["fields"]), e["name"]
 
 
 # ---------------------------------------------------------------- outside oracle: Berkeley SoftFloat

@@ -4,7 +4,8 @@
 kernels), ``suite.write_suite`` writes them as TestFloat-style lines (``testfloat``), ``$readmemh`` files
 (``memh``) and NPZ (``npzfile``) with a manifest, ``check.check_suite`` recomputes every case and
 cross-checks a sample with ``bitsim.ref``, ``suite.verify`` checks the manifest's sha256 table, and
-``suites`` holds the committed suites of ``golden/``.
+``suites`` holds the committed suites of ``golden/``; ``trace`` is the ``train_step`` kind (one training
+step of a small net, every trace entry a field).
 """
 
 from bitsim.golden.build import block_encode_set, block_gemm_set, gemm_set, op_set

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bitsim.golden import memh, npzfile, testfloat
+from bitsim.golden import memh, npzfile, testfloat, trace
 from bitsim.golden.errors import GoldenFileError
 from bitsim.golden.sets import compute, input_names, output_names, ref_block_encode, reference
-from bitsim.golden.suite import load_manifest
+from bitsim.golden.suite import MANIFEST, load_manifest
+from bitsim.ref import accum as ref_accum
 
 REF_CASES = 64
 MAX_REPORTED = 20
@@ -98,19 +99,27 @@ def check_set(root, entry, report: Report, ref_cases: int | None = REF_CASES) ->
     for writer, fields in copies.items():            # every copy of an input holds the same words
         for name in inputs:
             _compare(report, f"the {first_writer} file", root, entry, writer, name, fields[name], first[name])
-    want = compute(kind, params, inputs)
+    if kind == "train_step":
+        want, problems = trace.recompute(params, inputs)
+        report.mismatches += [f"{root / MANIFEST}: {entry['name']}.{p}" for p in problems]
+    else:
+        want = compute(kind, params, inputs)
     for writer, fields in copies.items():
-        for name in output_names(kind):
-            _compare(report, "bitsim", root, entry, writer, name, fields[name], want[name])
+        for name in output_names(kind, params):
+            if name in want:
+                _compare(report, "bitsim", root, entry, writer, name, fields[name], want[name])
     report.cases += int(entry["count"])
+    if kind == "train_step":
+        _check_trace_gemms(root, entry, first_writer, first, report, ref_cases)
+        return
     if kind == "block_encode":
         if ref_cases is None or int(entry["count"]) <= ref_cases * 64:
             got = ref_block_encode(params, first)
-            for name in output_names(kind):
+            for name in output_names(kind, params):
                 _compare(report, "bitsim.ref", root, entry, first_writer, name, first[name], got[name])
             report.ref_cases += int(entry["count"])
         return
-    key = output_names(kind)[0]
+    key = output_names(kind, params)[0]
     for i in _sample(int(entry["count"]), ref_cases):
         got = reference(kind, params, first, int(i))
         for name, value in got.items():
@@ -118,6 +127,26 @@ def check_set(root, entry, report: Report, ref_cases: int | None = REF_CASES) ->
                 report.mismatches.append(f"{_where(root, entry, first_writer, name, int(i), first[key].shape)}: "
                                          f"{entry['name']}.{name}[{int(i)}]: file has "
                                          f"{int(first[name].reshape(-1)[i]):#x}, bitsim.ref gives {int(value):#x}")
+        report.ref_cases += 1
+
+
+def _check_trace_gemms(root, entry, writer, fields, report, ref_cases) -> None:
+    """Replay a sample of the GEMM outputs of a train_step set with ``bitsim.ref`` from its operand
+    fields (``trace.gemm_views``), as a hardware team would."""
+    views = trace.gemm_views(entry["params"], fields)
+    sizes = [int(np.asarray(fields[out]).size) for out, *_ in views]
+    starts = np.cumsum([0] + sizes)
+    for i in _sample(int(starts[-1]), ref_cases):
+        v = int(np.searchsorted(starts, i, side="right")) - 1
+        out, A, B, C, u = views[v]
+        r, c = divmod(int(i - starts[v]), B.shape[1])
+        code = ref_accum.dot([int(a) for a in A[r]], [int(b) for b in B[:, c]], u.a, u.b, u.acc, u.out,
+                             u.out_rounding, None if C is None else int(C[r, c]), u.c)
+        got = int(np.asarray(fields[out]).reshape(-1)[i - starts[v]])
+        if got != code:
+            report.mismatches.append(f"{_where(root, entry, writer, out, int(i - starts[v]), fields[out].shape)}: "
+                                     f"{entry['name']}.{out}[{int(i - starts[v])}]: file has {got:#x}, bitsim.ref "
+                                     f"gives {code:#x}")
         report.ref_cases += 1
 
 

@@ -14,7 +14,8 @@ from bitsim.golden.cases import LEVELS
 from bitsim.golden.check import REF_CASES, check_suite
 from bitsim.golden.sets import OPS
 from bitsim.golden.suite import MANIFEST, WRITERS, verify, write_suite
-from bitsim.golden.suites import ROOT_MANIFEST, SUITES, generate, verify_root, write_all
+from bitsim.golden.suites import (ROOT_MANIFEST, SUITES, TRACE_RECIPES, digits_trace, generate, verify_root,
+                                  write_all)
 from bitsim.rounding import MODES
 
 
@@ -34,17 +35,21 @@ def cmd_gen(args, usage_error) -> int:
         write_all(out)
         print(f"wrote {len(SUITES)} suites and {out / ROOT_MANIFEST}")
         return 0
-    if args.suite:
-        if args.format or args.op:
-            raise usage_error("give either --suite NAME or --format/--op/--rounding, not both")
-        sets = generate(args.suite)
+    if args.suite or args.trace:
+        if args.format or args.op or (args.suite and args.trace):
+            raise usage_error("give one of --suite NAME, --trace RECIPE or --format/--op/--rounding")
+        if args.suite:
+            name, sets = args.suite, generate(args.suite)
+        else:
+            options = TRACE_RECIPES.get(args.trace, {})
+            name, sets = f"trace_{args.trace}", [digits_trace(args.trace, args.seed, **options)]
         if writers is not None:
             for cs in sets:
                 cs.writers = None
-        path = write_suite(out, args.suite, sets, writers or WRITERS)
+        path = write_suite(out, name, sets, writers or WRITERS)
     else:
         if not (args.format and args.op):
-            raise usage_error("give --suite NAME, --all, or --format F and --op OP")
+            raise usage_error("give --suite NAME, --all, --trace RECIPE, or --format F and --op OP")
         in_formats = args.in_format or None
         cs = op_set(f"{args.op}_{args.rounding}", args.op, args.format, args.rounding, level=args.level,
                     seed=args.seed, sr_bits=args.sr_bits, in_formats=in_formats)
@@ -90,6 +95,8 @@ def add_parser(sub, usage_error) -> None:
     gen = gsub.add_parser("gen", help="write a suite (--suite NAME | --all) or one op's cases (--format/--op)")
     gen.add_argument("--suite", choices=list(SUITES), help="a committed suite")
     gen.add_argument("--all", action="store_true", help="every committed suite and the root MANIFEST")
+    gen.add_argument("--trace", metavar="RECIPE", help="one training step of the digits MLP under a bitsim.nn "
+                     "recipe (--seed: initial weights)")
     gen.add_argument("--format", help="output format of the op, e.g. e5m2")
     gen.add_argument("--op", choices=list(OPS))
     gen.add_argument("--in-format", action="append", help="operand format (once per operand; convert: the source)")

@@ -22,6 +22,8 @@ separated by white space and skips ``//`` comments, so the header below loads un
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from bitsim.golden.errors import GoldenFileError, hex_digits, parse_hex, read_lines
@@ -73,6 +75,11 @@ def read(path, bits: int, shape) -> np.ndarray:
             raise GoldenFileError(path, line, f"header {key}: expected {want}, got {got!r}")
     out = np.zeros(count, dtype=np.uint64)
     words = lines[first:] if first is not None else []
+    word = re.compile(f"[0-9A-Fa-f]{{{hex_digits(bits)}}}")
+    if len(words) == count and all(map(word.fullmatch, words)):      # fast path; else find the bad line below
+        values = [int(w, 16) for w in words]
+        if not values or max(values) >> bits == 0:
+            return np.array(values, dtype=np.uint64).reshape(shape)
     for j, text in enumerate(words):
         line = first + j + 1
         if j >= count:

@@ -10,11 +10,14 @@ kind            inputs                                                outputs
 ``op``          ``a`` [``b`` [``c``]] codes of ``in_formats``,        ``result`` codes of ``out``,
                 ``rand`` (stochastic rounding only: one integer       ``flags`` (1 inexact, 2 underflow,
                 < 2**sr_bits per case)                                4 overflow, 8 infinite, 16 invalid)
-``gemm``        ``A`` (M, K), ``B`` (K, N), ``C`` (M, N) codes of     ``D`` (M, N) codes of ``unit.out``
-                the DotUnit's a, b, c formats
+``gemm``        ``A`` (M, K), ``B`` (K, N), ``C`` (M, N) codes of     ``D`` (M, N) codes of ``unit.out``,
+                the DotUnit's a, b, c formats                         ``flags`` (M, N): the OR over every
+                                                                      rounding of the output (DotUnits)
 ``block_gemm``  ``A.codes``, ``A.scales``, ``B.codes``, ``B.scales``  ``D`` (M, N) codes of ``unit.out``
                 (BlockTensors of the BlockDotUnit's a and b), ``C``
 ``block_encode``  ``x`` (float32 codes, 2-D)                          ``codes``, ``scales`` of ``format``
+``train_step``  ``x`` (fp64 inputs), ``labels``, ``<param>.init``     every trace entry of one SGD step
+                (master weight codes)                                 (``bitsim.golden.trace``)
 ==============  ====================================================  ==================================
 
 Ops: add, sub, mul, div, sqrt, fma (``bitsim.ops``; ``in_formats`` may differ from ``out``) and
@@ -30,6 +33,7 @@ import numpy as np
 from bitsim import ops, ref
 from bitsim.accum.unit import matmul
 from bitsim.blocks.spec import BlockTensor
+from bitsim.golden import trace
 from bitsim.golden.specs import from_json
 from bitsim.quantize import encode
 from bitsim.ref import accum as ref_accum
@@ -38,7 +42,8 @@ from bitsim.ref import blocks as ref_blocks
 
 OPS = {"add": 2, "sub": 2, "mul": 2, "div": 2, "sqrt": 1, "fma": 3, "convert": 1}
 OPERANDS = "abc"
-KINDS = ("op", "gemm", "block_gemm", "block_encode")
+KINDS = ("op", "gemm", "block_gemm", "block_encode", "train_step")
+FLAG_BITS = 5
 
 
 @dataclass
@@ -55,20 +60,34 @@ class CaseSet:
     @property
     def count(self) -> int:
         """Number of cases: elementwise cases, or output elements of a GEMM / encoded elements."""
+        if self.kind == "train_step":
+            return sum(int(np.asarray(self.fields[n]).size) for n in output_names(self.kind, self.params))
         key = {"op": "result", "gemm": "D", "block_gemm": "D", "block_encode": "codes"}[self.kind]
         return int(np.asarray(self.fields[key]).size)
+
+
+def has_flags(params: dict) -> bool:
+    """Whether a gemm set records per-output flags: its unit is a DotUnit (``bitsim.matmul(...,
+    return_flags=True)``; tensor-core and block units give codes only)."""
+    return params.get("unit", {}).get("type") == "DotUnit"
 
 
 def input_names(kind: str, params: dict) -> list[str]:
     if kind == "op":
         names = list(OPERANDS[:OPS[params["op"]]])
         return names + (["rand"] if params["rounding"] == "sr" else [])
+    if kind == "train_step":
+        return trace.input_names(params)
     return {"gemm": ["A", "B", "C"], "block_gemm": ["A.codes", "A.scales", "B.codes", "B.scales", "C"],
             "block_encode": ["x"]}[kind]
 
 
-def output_names(kind: str) -> list[str]:
-    return {"op": ["result", "flags"], "gemm": ["D"], "block_gemm": ["D"], "block_encode": ["codes", "scales"]}[kind]
+def output_names(kind: str, params: dict) -> list[str]:
+    if kind == "gemm":
+        return ["D", "flags"] if has_flags(params) else ["D"]
+    if kind == "train_step":
+        return trace.output_names(params)
+    return {"op": ["result", "flags"], "block_gemm": ["D"], "block_encode": ["codes", "scales"]}[kind]
 
 
 def field_formats(kind: str, params: dict) -> dict:
@@ -80,7 +99,9 @@ def field_formats(kind: str, params: dict) -> dict:
         return out
     if kind == "gemm":
         u = from_json(params["unit"], "unit")
-        return {"A": u.a, "B": u.b, "C": u.c, "D": u.out}
+        return {"A": u.a, "B": u.b, "C": u.c, "D": u.out, "flags": None}
+    if kind == "train_step":
+        return trace.field_formats(params)
     if kind == "block_gemm":
         u = from_json(params["unit"], "unit")
         return {"A.codes": u.a.element, "A.scales": u.a.scale, "B.codes": u.b.element, "B.scales": u.b.scale,
@@ -91,8 +112,10 @@ def field_formats(kind: str, params: dict) -> dict:
 
 def field_bits(kind: str, params: dict, name: str) -> int:
     """Code width of a field's words."""
+    if kind == "train_step":
+        return trace.field_bits(params, name)
     if name == "flags":
-        return 5
+        return FLAG_BITS
     if name == "rand":
         return int(params["sr_bits"])
     return field_formats(kind, params)[name].bits
@@ -121,7 +144,10 @@ def _gemm_outputs(params: dict, fields: dict) -> dict:
     A = np.asarray(fields["A"], np.uint64).astype(u.a.code_dtype)
     B = np.asarray(fields["B"], np.uint64).astype(u.b.code_dtype)
     C = np.asarray(fields["C"], np.uint64).astype(u.c.code_dtype)
-    return {"D": matmul(A, B, u, C).astype(np.uint64)}
+    if not has_flags(params):
+        return {"D": matmul(A, B, u, C).astype(np.uint64)}
+    D, flags = matmul(A, B, u, C, return_flags=True)
+    return {"D": D.astype(np.uint64), "flags": flags.astype(np.uint64)}
 
 
 def _block_tensor(fields: dict, prefix: str, fmt) -> BlockTensor:
@@ -148,7 +174,7 @@ def _block_encode_outputs(params: dict, fields: dict) -> dict:
 
 
 _KERNELS = {"op": _op_outputs, "gemm": _gemm_outputs, "block_gemm": _block_gemm_outputs,
-            "block_encode": _block_encode_outputs}
+            "block_encode": _block_encode_outputs, "train_step": lambda p, f: trace.recompute(p, f)[0]}
 
 
 def compute(kind: str, params: dict, fields: dict) -> dict:

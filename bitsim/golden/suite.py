@@ -4,7 +4,7 @@
 
     {"bitsim_version": "0.1.0", "generator": "bitsim.golden", "suite": "e5m2",
      "flags": "...", "regenerate": "bitsim golden gen --suite e5m2 --out DIR",
-     "sets": [{"name": ..., "kind": "op" | "gemm" | "block_gemm" | "block_encode",
+     "sets": [{"name": ..., "kind": "op" | "gemm" | "block_gemm" | "block_encode" | "train_step",
                "params": {op, in_formats, out, rounding, sr_bits, level, seed | unit, shape, ...},
                "count": N,
                "fields": {field: {"bits": W, "shape": [...], "format": "e5m2 = FloatFormat(...)"}},
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from bitsim._version import __version__
-from bitsim.golden import memh, npzfile, testfloat
+from bitsim.golden import memh, npzfile, testfloat, trace
 from bitsim.golden.errors import GoldenFileError
 from bitsim.golden.sets import CaseSet, field_bits, field_formats, input_names, output_names
 
@@ -59,9 +59,10 @@ def format_text(fmt) -> str:
 
 def field_table(cs: CaseSet) -> dict:
     fmts = field_formats(cs.kind, cs.params)
-    names = input_names(cs.kind, cs.params) + output_names(cs.kind)
+    names = input_names(cs.kind, cs.params) + output_names(cs.kind, cs.params)
+    note = (lambda n: trace.scale_note(cs.params, n)) if cs.kind == "train_step" else (lambda n: "")
     return {n: {"bits": field_bits(cs.kind, cs.params, n), "shape": list(np.shape(cs.fields[n])),
-                "format": format_text(fmts.get(n))} for n in names}
+                "format": format_text(fmts.get(n)) + note(n)} for n in names}
 
 
 def _write_set(out: Path, cs: CaseSet, writers) -> dict:
@@ -142,11 +143,11 @@ def verify(path) -> list[str]:
     for name in sorted(named - set(listed)):
         problems.append(f"{mpath}:{manifest_line(mpath, name)}: {name} is not in the sha256 table")
     for name, digest in sorted(listed.items()):
-        line = manifest_line(mpath, f'"{name}": "{digest}"')
+        line = lambda: manifest_line(mpath, f'"{name}": "{digest}"')        # noqa: E731 (only on a problem)
         if not (root / name).is_file():
-            problems.append(f"{mpath}:{line}: {name} is missing")
+            problems.append(f"{mpath}:{line()}: {name} is missing")
         elif sha256(root / name) != digest:
-            problems.append(f"{mpath}:{line}: sha256 of {name} is {sha256(root / name)}, the manifest says {digest}")
+            problems.append(f"{mpath}:{line()}: sha256 of {name} is {sha256(root / name)}, the manifest says {digest}")
     extra = sorted(set(os.listdir(root)) - set(listed) - {MANIFEST})
     problems += [f"{root / name}: not listed in {mpath}" for name in extra]
     return problems

@@ -3,14 +3,17 @@
 Each suite is a list of case-set builders; ``generate(name)`` runs them. The seeds are fixed here, so
 ``make golden`` (``bitsim golden gen --all --out golden``) rewrites the same bytes. ``golden/MANIFEST``
 lists the sha256 of every file under ``golden/`` in ``sha256sum`` format (``sha256sum -c MANIFEST``
-checks it without bitsim).
+checks it without bitsim). Suite ``traces`` holds one training step per recipe of ``TRACE_RECIPES``
+(``digits_trace``; needs ``nets`` and scikit-learn's digits).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
+from bitsim.golden import trace
 from bitsim.golden.build import block_encode_set, block_gemm_set, gemm_set, op_set
 from bitsim.golden.errors import GoldenFileError
 from bitsim.golden.suite import WRITERS, sha256, write_suite
@@ -20,6 +23,12 @@ ELEMENT_OPS = ("add", "sub", "mul", "div", "sqrt", "fma")
 OP_WRITERS = ("testfloat", "npz")          # elementwise sets; `bitsim golden gen --writer memh` adds memh files
 MATRIX_WRITERS = ("memh", "npz")           # GEMMs and block encodings: one hex file per matrix
 DIRECTED = ("rtz", "rup", "rdn", "rna", "rto")
+# The recipes of the committed training-step traces (bitsim.nn.RECIPES), each with hyperparameters beyond
+# ``digits_trace``'s defaults and the recipe's own training settings: adding one is one entry here.
+TRACE_RECIPES = {"fp32": {}, "int8": {}, "wang_fp8": {}, "bm8": {}, "bm6": {}, "bm6_nodenorm": {}, "bm5": {},
+                 "mxfp8": {}, "blpa8": {}, "blpa4": {}, "wage_2888_paper": {}, "wage_2888_code": {}}
+TRACE_BATCH = tuple(range(8))              # the first 8 training images of digits
+TRACE_HIDDEN = (16, 16)                    # 64-16-16-10: a middle layer, so first/last overrides leave one
 
 
 def _writers(cs, writers):
@@ -98,8 +107,38 @@ def _mx():
     return [_writers(cs, MATRIX_WRITERS) for cs in sets]
 
 
+def digits_trace(recipe: str, seed: int = 0, **options):
+    """One step (lr 0.05, momentum 0.9, softmax cross-entropy, step 0, unless the recipe's training
+    settings (``nets.train.recipe_defaults``) or ``options`` say other ``lr``, ``momentum``,
+    ``weight_decay``, ``loss``) of the MLP 64-16-16-10 (``nets.models.mlp``) under ``recipe`` on the
+    digits training images ``TRACE_BATCH`` (pixels / 16), initial weights from ``seed``: a ``train_step``
+    set named ``train_<recipe>``."""
+    from nets.train import recipe_defaults
+    options = {**recipe_defaults(recipe), **options}
+    x, labels, classes = _digits_batch()
+    info = {"set": "digits", "split": "train", "indices": list(TRACE_BATCH), "x": "pixels / 16 in float64"}
+    cs = trace.build_set(f"train_{recipe}", "mlp", recipe, x, labels, classes, hidden=TRACE_HIDDEN, seed=seed,
+                         data=info, **options)
+    return _writers(cs, MATRIX_WRITERS)
+
+
+@functools.lru_cache(maxsize=1)
+def _digits_batch():
+    """(x, labels, classes) of the trace batch: digits training images ``TRACE_BATCH``, pixels / 16."""
+    from nets import data
+    ds = data.load("digits")
+    idx = list(TRACE_BATCH)
+    return ds.x_train[idx] / 16.0, ds.y_train[idx], ds.n_classes
+
+
+def _traces():
+    """One training step per recipe of ``TRACE_RECIPES`` (``digits_trace``): every layer's operands,
+    GEMM results and outputs, forward and backward, and the weight update."""
+    return [digits_trace(r, **options) for r, options in TRACE_RECIPES.items()]
+
+
 SUITES = {"e4m3": lambda: _fp8("e4m3"), "e5m2": lambda: _fp8("e5m2", exhaustive=True), "fp16": _fp16, "wang": _wang,
-          "bm": _bm, "wage": _wage, "mxfp8": _mx}
+          "bm": _bm, "wage": _wage, "mxfp8": _mx, "traces": _traces}
 
 
 def generate(name: str):
