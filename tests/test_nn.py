@@ -340,3 +340,16 @@ def test_bad_input():
         m.load_state_dict(state)
     with pytest.raises(ValueError, match="seed must be an integer"):
         nn.Context(-1, 0)
+
+
+def test_softmax_exponentials_are_correctly_rounded_on_every_platform():
+    """The cross-entropy gradient's exp: equal to MPFR's correctly rounded binary64 exp (gmpy2), so the
+    gradient does not depend on the CPU or NumPy build."""
+    gmpy2 = pytest.importorskip("gmpy2")
+    from bitsim.nn.losses import _exp
+    x = -np.abs(np.random.default_rng(3).standard_normal(2000) * 20)
+    x = np.concatenate([x, [0.0, -1e-300, -708.4, -745.1, -746.0]])
+    ctx = gmpy2.ieee(64)
+    with gmpy2.local_context(ctx):
+        want = np.array([float(gmpy2.exp(gmpy2.mpfr(float(v)))) for v in x])
+    assert np.array_equal(_exp(x), want)

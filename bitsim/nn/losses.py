@@ -1,11 +1,13 @@
 """Losses: the loss value and the (scaled) gradient of the logits, rounded once by the loss-gradient
 quantiser.
 
-Arithmetic: both losses read the logits' exact values and compute in float64 with NumPy, then round the
-gradient once (the ``grad_quant`` quantiser, point ``loss.grad``). NumPy's exp and log are not correctly
-rounded, so the float64 gradient of ``softmax_cross_entropy`` may differ in its last bits between NumPy
-builds or CPUs; every value from the quantised gradient on is bit-exact. ``sse``'s gradient y - t is one
-float64 subtraction, exact whenever |y| < 2**29 for fp32 logits (always for narrower formats).
+Arithmetic: both losses read the logits' exact values and compute the gradient in float64, then round it
+once (the ``grad_quant`` quantiser, point ``loss.grad``). The same on every platform: the softmax's
+exponentials are computed to 34 significant digits by Python's ``decimal`` module and rounded to binary64
+(NumPy's and libm's exp differ between builds and CPUs), the row sums are correctly rounded
+(``math.fsum``), and the rest are IEEE binary64 operations. The loss value (a metric only) uses NumPy's
+log. ``sse``'s gradient y - t is one float64 subtraction, exact whenever |y| < 2**29 for fp32 logits
+(always for narrower formats).
 
 Loss scaling: the gradient is multiplied by ``scale`` (S) in float64 before the one rounding. For S a
 power of two this is exact and commutes with the rounding (barring overflow and underflow of the
@@ -15,6 +17,9 @@ reversible.
 """
 
 from __future__ import annotations
+
+import decimal
+import math
 
 import numpy as np
 
@@ -40,6 +45,16 @@ def _logits(logits, what: str) -> np.ndarray:
     return logits.values
 
 
+_EXP_CONTEXT = decimal.Context(prec=34)
+
+
+def _exp(x: np.ndarray) -> np.ndarray:
+    """exp of every element: 34 significant digits (``decimal``), then rounded to binary64; the same bits
+    on every platform."""
+    flat = [float(_EXP_CONTEXT.exp(decimal.Decimal(float(v)))) for v in x.reshape(-1)]
+    return np.array(flat, dtype=np.float64).reshape(x.shape)
+
+
 def _finish(g: np.ndarray, scale, grad_quant, ctx) -> QTensor:
     g = g * float(scale) if scale != 1 else g
     d = grad_quant(QTensor.exact(g, "fp64"), ctx)
@@ -53,8 +68,8 @@ def softmax_cross_entropy(logits: QTensor, labels, grad_quant, ctx, scale=1.0):
     z = _logits(logits, "softmax_cross_entropy")
     n, classes = z.shape
     y = _labels(labels, n, classes, "softmax_cross_entropy")
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    p = e / e.sum(axis=1, keepdims=True)
+    e = _exp(z - z.max(axis=1, keepdims=True))
+    p = e / np.array([math.fsum(row) for row in e])[:, None]
     rows = np.arange(n)
     loss = float(np.mean(-np.log(p[rows, y])))
     g = p.copy()
