@@ -165,7 +165,7 @@ def render(result, n, repeats):
 
 
 def main():
-    bench_main(__doc__, run, render, 256, 3)
+    bench_main(__doc__, run, render, 128, 3)
 
 
 if __name__ == "__main__":
