@@ -35,6 +35,20 @@ def _float_fmt(fmt, what):
     return f
 
 
+def updatable(params, master_fmt, owner: str):
+    """(param, master value) of every parameter with a gradient, in list order, after checking that the
+    value is in ``master_fmt`` (scale 2**0) and the gradient has its shape."""
+    for p in params:
+        if p.grad is None:
+            continue
+        w = p.value
+        if w.fmt != master_fmt or w.scale_exp:
+            raise ValueError(f"{owner}: parameter {p.name} is in {w.fmt} but master_fmt is {master_fmt}")
+        if p.grad.shape != w.shape:
+            raise ValueError(f"{owner}: gradient of {p.name} has shape {p.grad.shape}, the parameter {w.shape}")
+        yield p, w
+
+
 class SGD:
     """See the module doc. ``master_fmt``: the parameters' format (checked at every step)."""
 
@@ -68,14 +82,7 @@ class SGD:
     def step(self, params, ctx) -> None:
         """Update every parameter that has a gradient, in list order; gradients are consumed (set to None)."""
         up, cf = self.fmt_update, self.const_fmt
-        for p in params:
-            if p.grad is None:
-                continue
-            w = p.value
-            if w.fmt != self.master_fmt or w.scale_exp:
-                raise ValueError(f"SGD: parameter {p.name} is in {w.fmt} but master_fmt is {self.master_fmt}")
-            if p.grad.shape != w.shape:
-                raise ValueError(f"SGD: gradient of {p.name} has shape {p.grad.shape}, the parameter {w.shape}")
+        for p, w in updatable(params, self.master_fmt, "SGD"):
             size = w.codes.size
             g64 = encode(p.grad.values, FP64)                                        # exact
             u = self._op(ops.div, (g64, self._scale), (FP64, FP64), up, f"{p.name}.unscale", ctx, size)

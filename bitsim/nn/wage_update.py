@@ -23,6 +23,7 @@ from bitsim.core.params import FLAG_INEXACT, FLAG_OVERFLOW
 from bitsim.formats import FixedFormat
 from bitsim.quantize import encode
 from bitsim.nn.tensor import QTensor, element_format
+from bitsim.nn.optim import updatable
 
 
 class WageUpdate:
@@ -56,14 +57,7 @@ class WageUpdate:
 
     def step(self, params, ctx) -> None:
         """Update every parameter that has a gradient, in list order; gradients are consumed (set to None)."""
-        for p in params:
-            if p.grad is None:
-                continue
-            w = p.value
-            if w.fmt != self.master_fmt or w.scale_exp:
-                raise ValueError(f"WageUpdate: parameter {p.name} is in {w.fmt} but master_fmt is {self.master_fmt}")
-            if p.grad.shape != w.shape:
-                raise ValueError(f"WageUpdate: gradient of {p.name} has shape {p.grad.shape}, the parameter {w.shape}")
+        for p, w in updatable(params, self.master_fmt, "WageUpdate"):
             dw, _ = wage.quantize_gradient(p.grad.values, self.k_g, self.lr, self.profile,
                                            **ctx.sr_key(f"{p.name}.G", w.codes.size))
             ctx.record(f"{p.name}/update/G", QTensor(dw.view(np.uint64), self.delta_fmt), self.label)
