@@ -56,7 +56,9 @@ def render(result, n, repeats):
         lines.append(f"| {label} | {rate / 1e6:,.1f} | {rate / numpy32:.3f}x | {goal} |")
     lines += ["", "How each unit runs on the CPU (all bit-identical to `bitsim.ref.accum`): [core per MAC] one exact "
               "fma of the scalar core per product; [int64 grid] a sequential FloatAcc whose accumulator and products "
-              "share an int64 grid of quanta (one add and one integer rounding per product, "
+              "share an int64 grid of quanta (one add and one integer rounding per product; in a GEMM "
+              "whose products are multiples of the accumulator's quantum, 256 chains of a row step together, "
+              "branch-free, k outermost; "
               "`bitsim/kernels/float_acc_fast.py`); [exact integer sums] register models whose sums fit 62 bits: the "
               "integer dot products as a float64 BLAS product of integers below 2**53 (exact in any order), then the "
               "register's addend, overflow rule and one rounding (`bitsim/kernels/register_fast.py`); [fused model] "
