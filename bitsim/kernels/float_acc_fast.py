@@ -3,8 +3,9 @@
 When the accumulator format and every product are integer multiples of one quantum 2**q and stay
 below 2**61 of it (FP8 products into an FP16 accumulator, for one), the running sum is kept as an
 int64 count of quanta. Each step adds the product's exact integer value, then rounds the sum to the
-accumulator format's precision with the core's ``round_shifted``: keep ``man_bits + 1`` bits, and
-never round below the accumulator's own quantum, since its subnormals are exact on the grid. That is
+accumulator format's precision by the core's ``round_shifted`` rule (``_lane_step``, shared by the
+per-output chains and the GEMM lanes): keep ``man_bits + 1`` bits, and never round below the
+accumulator's own quantum, since its subnormals are exact on the grid. That is
 the same single rounding ``fma_codes`` performs. Signed zeros follow IEEE 754 (x + y of two zeros is -0
 only when both are -0, or under rdn when either is; an exact cancellation is +0, or -0 under rdn).
 Overflow takes the core's ``overflow_float`` code. A saturated sum goes on as the largest value, and an
@@ -91,47 +92,50 @@ def _leading_zeros(typingctx, x):
     return types.uint64(types.uint64), codegen
 
 
-@numba.njit(nogil=True)
-def _round_on_grid(mag, drop, negative, mode):  # pragma: no cover - compiled
-    """(mag rounded to a multiple of 2**drop (drop >= 1) in ``mode``, inexact): ``round_shifted``'s rule,
-    written branch-light for the hot loop (mode is a compile-time constant there)."""
-    one = uint64(1)
-    rem = mag & ((one << uint64(drop)) - one)
-    base = mag - rem
-    step = one << uint64(drop)
-    half = one << uint64(drop - 1)
+@numba.njit(nogil=True, inline="always")
+def _lane_step(s, p, mode, keep, q_low):  # pragma: no cover - compiled
+    """(v = s + p rounded on the grid, v's dropped bits): drop d = max(bit_length - keep, q_low) >= 1 bits.
+
+    Works on the two's complement v, where each mode is one biased arithmetic shift (floor): RNE adds
+    half - 1 plus the kept lsb, RNA half (half - 1 below zero), RUP step - 1, RDN nothing, RTZ step - 1
+    below zero. The bit length is that of v ^ (v >> 63), which is |v| - 1 below zero: one less only when
+    |v| is a power of two, which every d in reach keeps exactly."""
+    v = s + p
+    below = v >> int64(63)                                  # -1 below zero, else 0
+    floor = uint64(1) << uint64(q_low + keep - 1)           # bit length >= q_low + keep: d >= q_low
+    d = int64(64) - keep - int64(_leading_zeros(uint64(v ^ below) | floor))
+    step = int64(1) << d
+    half = step >> int64(1)
     if mode == RM_RNE:
-        up = rem > half or (rem == half and (mag & step) != uint64(0))
+        bias = half - int64(1) + ((v >> d) & int64(1))
     elif mode == RM_RNA:
-        up = rem >= half
+        bias = half + below
     elif mode == RM_RUP:
-        up = rem != uint64(0) and not negative
+        bias = step - int64(1)
     elif mode == RM_RDN:
-        up = rem != uint64(0) and negative
-    elif mode == RM_RTO:
-        return (base | step) if rem != uint64(0) else base, rem != uint64(0)
-    else:
-        up = False
-    return base + step if up else base, rem != uint64(0)
+        bias = int64(0)
+    else:                                                   # RTZ, and RTO's truncation
+        bias = (step - int64(1)) & below
+    rounded = ((v + bias) >> d) << d
+    rem = uint64(v & (step - int64(1)))
+    if mode == RM_RTO and rem != uint64(0) and ((rounded >> d) & int64(1)) == int64(0):
+        rounded += (step ^ below) - below                  # |rounded| + step: the odd neighbour
+    return rounded, uint64(rounded ^ (rounded >> int64(63))), rem
 
 
 @numba.njit(nogil=True, inline="always")
 def _grid_step(s, s_neg, p, p_neg, mode, keep, q_low, max_units):  # pragma: no cover - compiled
-    """One rounded addition s + p on the grid: (s, s_neg, lost, overflowed); on overflow s is unchanged."""
+    """One rounded addition s + p on the grid with IEEE signed zeros: (s, s_neg, lost, overflowed); on
+    overflow s is unchanged. The rounding is ``_lane_step``'s."""
     v = s + p
     if v == 0:
         if s == 0 and p == 0:
             return int64(0), ((s_neg | p_neg) if mode == RM_RDN else (s_neg & p_neg)), False, False
         return int64(0), (int64(1) if mode == RM_RDN else int64(0)), False, False
-    negative = v < 0
-    mag = uint64(-v) if negative else uint64(v)
-    drop = max(int64(64) - int64(_leading_zeros(mag)) - keep, q_low)
-    lost = False
-    if drop > 0:
-        mag, lost = _round_on_grid(mag, drop, negative, mode)
-        if mag > uint64(max_units):
-            return s, s_neg, lost, True
-    return (-int64(mag) if negative else int64(mag)), int64(negative), lost, False
+    rounded, _, rem = _lane_step(s, p, mode, keep, q_low)
+    if abs(rounded) > max_units:
+        return s, s_neg, rem != uint64(0), True
+    return rounded, int64(v < 0), rem != uint64(0), False
 
 
 def _grid_chain_for(mode):
@@ -251,37 +255,6 @@ def column_tiles(BTi):
     tiles = np.zeros((n_tiles * COLUMN_TILE, K), np.int64)
     tiles[:N] = BTi
     return np.ascontiguousarray(tiles.reshape(n_tiles, COLUMN_TILE, K).transpose(0, 2, 1))
-
-
-@numba.njit(nogil=True, inline="always")
-def _lane_step(s, p, mode, keep, q_low):  # pragma: no cover - compiled
-    """(v = s + p rounded on the grid, v's dropped bits): drop d = max(bit_length - keep, q_low) >= 1 bits.
-
-    Works on the two's complement v, where each mode is one biased arithmetic shift (floor): RNE adds
-    half - 1 plus the kept lsb, RNA half (half - 1 below zero), RUP step - 1, RDN nothing, RTZ step - 1
-    below zero. The bit length is that of v ^ (v >> 63), which is |v| - 1 below zero: one less only when
-    |v| is a power of two, which every d in reach keeps exactly."""
-    v = s + p
-    below = v >> int64(63)                                  # -1 below zero, else 0
-    floor = uint64(1) << uint64(q_low + keep - 1)           # bit length >= q_low + keep: d >= q_low
-    d = int64(64) - keep - int64(_leading_zeros(uint64(v ^ below) | floor))
-    step = int64(1) << d
-    half = step >> int64(1)
-    if mode == RM_RNE:
-        bias = half - int64(1) + ((v >> d) & int64(1))
-    elif mode == RM_RNA:
-        bias = half + below
-    elif mode == RM_RUP:
-        bias = step - int64(1)
-    elif mode == RM_RDN:
-        bias = int64(0)
-    else:                                                   # RTZ, and RTO's truncation
-        bias = (step - int64(1)) & below
-    rounded = ((v + bias) >> d) << d
-    rem = uint64(v & (step - int64(1)))
-    if mode == RM_RTO and rem != uint64(0) and ((rounded >> d) & int64(1)) == int64(0):
-        rounded += (step ^ below) - below                  # |rounded| + step: the odd neighbour
-    return rounded, uint64(rounded ^ (rounded >> int64(63))), rem
 
 
 def _tile_chains_for(mode):
