@@ -95,9 +95,10 @@ def kernels(backend: str):
     if backend == "cuda":
         from bitsim.kernels import cuda_run
         return cuda_run
-    from bitsim.kernels import block_cpu, cpu, dot_cpu
+    from bitsim.kernels import block_cpu, cpu, dot_cpu, table_encode
     return types.SimpleNamespace(
         convert_array=cpu.convert_array, encode_fast_array=cpu.encode_fast_array,
+        table_encode_array=table_encode.table_encode_array,
         counter_bits_array=cpu.counter_bits_array, arith_array=cpu.arith_array, compare_array=cpu.compare_array,
         block_encode_array=block_cpu.block_encode_array, dot_array=dot_cpu.dot_array)
 

@@ -22,7 +22,7 @@ from bitsim.formats import FixedFormat, FloatFormat, format as as_format
 from bitsim.formats.catalog import lookup
 from bitsim.kernels.fixed_encode import fixed_encode_array, fixed_encode_plan
 from bitsim.kernels.plans import fast_encode_plan
-from bitsim.kernels.table_encode import table_encode_array, table_encode_plan
+from bitsim.kernels.table_encode import table_encode_plan
 from bitsim.rounding import check_tininess, mode_code, stochastic_args
 
 FP16, FP32, FP64 = lookup("fp16"), lookup("fp32"), lookup("fp64")
@@ -54,9 +54,9 @@ def _run(src_codes, src, dst, rounding, sr_bits, seed, stream, offset, rand, tin
     empty = empty_like_input(src_codes)
     flat = src_codes.reshape(-1)
     out = empty(flat.shape[0], dtype=dst.code_dtype)
-    table = None if want_flags or backend == "cuda" else table_encode_plan(src, dst, mode)
+    table = None if want_flags else table_encode_plan(src, dst, mode)
     if table is not None:
-        table_encode_array(flat, *table, out)
+        K.table_encode_array(flat, *table, out)
         return out.reshape(src_codes.shape), None
     fixed = None if want_flags or backend == "cuda" or src.bits > 64 else fixed_encode_plan(dst, mode)
     if fixed is not None and _encode_fixed(flat, src, fixed, mode, out):

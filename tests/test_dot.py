@@ -154,14 +154,12 @@ def test_float_accumulator_on_the_integer_grid_matches_ref(acc_name, modes):
                                              fc=unit.c), (mode, i, j)
 
 
-def test_float_accumulator_column_tiles_match_ref():
-    """The GEMM lanes of the int64-grid path (``float_acc_gemm``: COLUMN_TILE chains at a time, lean
-    steps): every mode, a partial second tile, all -0 / all +0 rows with -0 / +0 addends, exact
-    cancellation, a sum that overflows and one that overflows then comes back, NaN rows and columns, inf
-    and -0 addends, against the reference output by output."""
-    from bitsim.kernels.float_acc_fast import COLUMN_TILE, lanes_exact
-    rng = np.random.default_rng(41)
-    K, N = 6, COLUMN_TILE + 3
+def float_acc_adversarial_gemm(N, seed=41):
+    """(A (7, 6) e4m3, B (6, N) e4m3, C (7, N) fp16) for an e4m3 -> FloatAcc(fp16) GEMM (N >= 10): rows of
+    all -0 and all +0, a row that cancels exactly against columns 0-3, a row whose sum overflows and one
+    that overflows then comes back, a NaN row and a NaN column (9), and -0, +0, +inf addends."""
+    rng = np.random.default_rng(seed)
+    K = 6
     A = bitsim.encode(rng.standard_normal((7, K)), "e4m3")
     B = bitsim.encode(rng.standard_normal((K, N)), "e4m3")
     A[1], A[2] = 0x80, 0x00                                             # all -0, all +0
@@ -173,6 +171,17 @@ def test_float_accumulator_column_tiles_match_ref():
     B[3, 9] = 0xFF                                                      # NaN column
     C = bitsim.encode(rng.standard_normal((7, N)), "fp16")
     C[:, 0], C[:, 1], C[:, 2] = 0x8000, 0x0000, 0x7C00                  # -0, +0, +inf addends
+    return A, B, C
+
+
+def test_float_accumulator_column_tiles_match_ref():
+    """The GEMM lanes of the int64-grid path (``float_acc_gemm``: COLUMN_TILE chains at a time, lean
+    steps): every mode, a partial second tile, all -0 / all +0 rows with -0 / +0 addends, exact
+    cancellation, a sum that overflows and one that overflows then comes back, NaN rows and columns, inf
+    and -0 addends, against the reference output by output."""
+    from bitsim.kernels.float_acc_fast import COLUMN_TILE, lanes_exact
+    N = COLUMN_TILE + 3
+    A, B, C = float_acc_adversarial_gemm(N)
     cols = [0, 1, 2, 3, 4, 9, 100, COLUMN_TILE - 1, COLUMN_TILE, N - 1]   # the reference is slow: these
     rows_a, rows_b = np.repeat(A, N, axis=0), np.tile(B.T, (A.shape[0], 1))
     for mode in ("rne", "rna", "rtz", "rup", "rdn", "rto"):

@@ -79,3 +79,15 @@ def test_sign_symmetry_of_symmetric_modes(values):
     for mode in ("rne", "rna", "rtz", "rto"):
         assert np.array_equal(bitsim.quantize(-x, "e5m2", mode), -bitsim.quantize(x, "e5m2", mode))
     assert np.array_equal(bitsim.quantize(-x, "e5m2", "rup"), -bitsim.quantize(x, "e5m2", "rdn"))
+
+
+def test_bit_length_primitive_matches_the_plain_definition():
+    """``bitsim.core.build("cpu").bit_length`` is LLVM's ctlz (``bitsim.kernels.primitives``); it must give
+    the plain definition's (and Python's) answer at every bit length, and the GPU build is checked by
+    tests/test_cuda.py and tests/long/verify_cuda.py through every kernel."""
+    from numba import uint64
+    from bitsim.core import bits, build
+    fast = build("cpu").bit_length
+    values = [0] + [v for n in range(1, 65) for v in (1 << (n - 1), (1 << n) - 1, (1 << (n - 1)) | 1)]
+    for v in values:
+        assert fast(uint64(v)) == bits.bit_length(uint64(v)) == v.bit_length(), v

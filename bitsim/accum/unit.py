@@ -182,7 +182,7 @@ def _run(A, B, rowwise, c, unit: DotUnit, n_out, backend):
     frac, width = model[6], model[7]
     args = (unit.a.params, unit.b.params, unit.c.params, *model, unit.out.params, mode_code(unit.out_rounding))
     if backend == "cuda":
-        code, flags, status = _run_cuda(A, B, rowwise, c, args, n_out)
+        code, flags, status = _run_cuda(A, B, rowwise, c, unit, args, n_out)
     else:
         code, flags, status = _run_cpu(A, B if rowwise else np.ascontiguousarray(B.T), rowwise, c, unit, args,
                                        n_out)
@@ -219,8 +219,8 @@ def _run_cpu(A, BT, rowwise, c, unit, args, n_out):
                 float_acc_dot_array(A64, BT64, Ai, BTi, Aneg, BTneg, rowwise, *specials, *args, *consts, code, flags,
                                     status)
             else:
-                float_acc_gemm(A64, BT64, Ai, BTi, Aneg, BTneg, column_tiles(BTi), *specials, *args, *consts, code,
-                               flags, status)
+                float_acc_gemm(A64, BT64, (ta, na, tb, nb), Ai, BTi, Aneg, BTneg, column_tiles(BTi), *specials, *args,
+                               *consts, code, flags, status)
             return code, flags, status
     plan = register_plan(unit, A.shape[1], frac, width, use_c) if model == MODEL_REGISTER else None
     if plan is None:
@@ -234,9 +234,10 @@ def _run_cpu(A, BT, rowwise, c, unit, args, n_out):
     return code, flags, status
 
 
-def _run_cuda(A, B, rowwise, c, args, n_out):
-    """(codes, flags, status on the host or None if all clear) from the GPU kernels; device inputs stay
-    there."""
+def _run_cuda(A, B, rowwise, c, unit, args, n_out):
+    """(codes, flags, status on the host or None if all clear) from the GPU kernels: the int64-grid GEMM of
+    a sequential FloatAcc where it applies (``lanes_exact``), else the generic kernels; device inputs
+    stay there."""
     from bitsim.kernels import cuda_run
     on_device = any(is_device_array(x) for x in (A, B, c))
     host = not on_device
@@ -249,7 +250,11 @@ def _run_cuda(A, B, rowwise, c, args, n_out):
     code = empty(n_out, dtype=np.uint64)
     flags = empty(n_out, dtype=np.uint8)
     status = cuda_run.zeros_like_input(n_out, np.uint8, on_device)
-    cuda_run.dot_array(A, B, rowwise, C, use_c, *args, code, flags, status)
+    grid = float_acc_plan(unit, unit.acc) if args[3] == MODEL_FLOAT and not rowwise else None
+    if grid is not None and lanes_exact(unit, unit.acc):
+        cuda_run.float_acc_gemm(A, B, grid, C, use_c, args, code, flags, status)
+    else:
+        cuda_run.dot_array(A, B, rowwise, C, use_c, *args, code, flags, status)
     if on_device:
         status = status.copy_to_host() if cuda_run.device_max(status) else None
     return code, flags, status

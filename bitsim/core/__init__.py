@@ -4,18 +4,20 @@ The modules below hold plain functions over Numba integer types (uint64 signific
 exponents, int64 parameter tuples; see ``params``). ``build(target)`` compiles all of them for one
 target -- ``"cpu"`` (``numba.njit``) or ``"cuda"`` (``numba.cuda.jit(device=True)``) -- with each
 function's references to the other core functions re-bound to that target's compiled versions, so the
-CPU and GPU run the same source. Plain Python callers (the tests) can also call the functions
+CPU and GPU run the same source. The bit primitives of ``bitsim.kernels.primitives`` (``bit_length``)
+are bound to each target's one-instruction version. Plain Python callers (the tests) can also call the functions
 directly with NumPy scalars.
 """
 
 import types
 
 from bitsim.core import (
-    accum, arith, bits, block, block_dot, block_encode, compare, convert, dot, fast_encode, rng, round, unpack, wide,
+    accum, arith, bits, block, block_dot, block_encode, compare, convert, dot, fast_encode, grid, rng, round, unpack,
+    wide,
 )
 
 MODULES = (bits, wide, rng, round, unpack, convert, fast_encode, arith, compare, block, block_encode, accum, dot,
-           block_dot)
+           block_dot, grid)
 
 _BUILT = {}
 
@@ -32,13 +34,17 @@ def core_functions() -> dict:
     return fns
 
 
+# Small functions in hot CPU loops, inlined by Numba on the CPU (NVVM inlines on the GPU).
+CPU_INLINE = frozenset({"lane_step"})
+
+
 def _decorator(target: str):
     if target == "cpu":
         import numba
-        return lambda fn: numba.njit(fn, nogil=True)
+        return lambda fn, inline: numba.njit(fn, nogil=True, inline="always" if inline else "never")
     if target == "cuda":
         from numba import cuda
-        return lambda fn: cuda.jit(device=True)(fn)     # NVVM inlines; Numba-level inlining takes minutes
+        return lambda fn, inline: cuda.jit(device=True)(fn)   # NVVM inlines; Numba-level inlining takes minutes
     raise ValueError(f"target must be 'cpu' or 'cuda', got {target!r}")
 
 
@@ -54,7 +60,9 @@ def build(target: str) -> types.SimpleNamespace:
             clone = types.FunctionType(fn.__code__, g, name, fn.__defaults__, fn.__closure__)
             clone.__module__ = fn.__module__
             clone.__qualname__ = f"{fn.__qualname__}__{target}"
-            compiled[name] = deco(clone)
+            compiled[name] = deco(clone, inline=name in CPU_INLINE)
+        from bitsim.kernels.primitives import primitives
+        compiled.update(primitives(target))
         for g in namespaces.values():
             g.update(compiled)
         _BUILT[target] = types.SimpleNamespace(**compiled)

@@ -12,6 +12,7 @@ from numba import config, cuda, int64, uint64, uint8
 
 from bitsim.core import build
 from bitsim.core.dot import STACK_DEPTH
+from bitsim.core.params import FLAG_INEXACT, P_BITS
 
 SIMULATOR = bool(config.ENABLE_CUDASIM)
 TILE = 4 if SIMULATOR else 16        # GEMM: a TILE x TILE block of outputs per thread block, K in TILE steps
@@ -31,6 +32,9 @@ dot_init = _G.dot_init
 dot_steps = _G.dot_steps
 dot_finish = _G.dot_finish
 block_dot_output = _G.block_dot_output
+lane_step = _G.lane_step
+zero_sign_rule = _G.zero_sign_rule
+grid_finish = _G.grid_finish
 
 
 @cuda.jit
@@ -55,6 +59,33 @@ def encode_fast_kernel(src, plan, mode, sr_bits, seed, stream, offset, rand, out
     for i in range(cuda.grid(1), src.shape[0], cuda.gridsize(1)):
         r = element_rand(i, mode, use_rand, rand, key, offset, sr_bits)
         out[i] = encode_fast(uint64(src[i]), plan, mode, r, sr_bits)
+
+
+@cuda.jit(device=True)
+def table_lookups(src, table, shift, out):
+    """out[i] = table[2 * (src[i] >> shift) + (any bit below shift set)], grid-stride (``table_encode``)."""
+    s = uint64(shift)
+    mask = (uint64(1) << s) - uint64(1)
+    for i in range(cuda.grid(1), src.shape[0], cuda.gridsize(1)):
+        x = uint64(src[i])
+        out[i] = table[((x >> s) << uint64(1)) | uint64((x & mask) != uint64(0))]
+
+
+@cuda.jit
+def table_encode_kernel(src, table, shift, out):
+    """``table_encode.table_encode_array`` on the GPU: the thread block first copies the table into shared
+    memory (dynamic, sized at launch), then each element is one shared load."""
+    shared = cuda.shared.array(0, dtype=out.dtype)
+    for e in range(cuda.threadIdx.x, table.shape[0], cuda.blockDim.x):
+        shared[e] = table[e]
+    cuda.syncthreads()
+    table_lookups(src, shared, shift, out)
+
+
+@cuda.jit
+def table_encode_wide_kernel(src, table, shift, out):
+    """``table_encode_kernel`` for tables too large for shared memory: global (cached) loads."""
+    table_lookups(src, table, shift, out)
 
 
 @cuda.jit
@@ -121,40 +152,142 @@ def dot_rows_kernel(A, BT, C, use_c, pa, pb, pc, model, p_acc, mode_acc, p_inner
                                                  mode_out)
 
 
-@cuda.jit
-def gemm_kernel(A, B, C, use_c, pa, pb, pc, model, p_acc, mode_acc, p_inner, mode_inner, chunk, frac, width,
-                overflow, p_prod, po, mode_out, out, flags, status):
-    """D = C + A @ B (A (M, K), B (K, N)), out flat (M * N): a TILE x TILE thread block owns a TILE x TILE
-    block of outputs; K is walked in TILE-wide slices staged in shared memory (B's slice transposed), and
-    each thread feeds its output's products to ``dot_steps`` in increasing k -- the unit's order, which
-    tiling does not change."""
-    a_tile = cuda.shared.array((TILE, TILE), dtype=uint64)     # a_tile[r, k] = A[row0 + r, k0 + k]
-    b_tile = cuda.shared.array((TILE, TILE), dtype=uint64)     # b_tile[c, k] = B[k0 + k, col0 + c]
-    stack = cuda.local.array(STACK_DEPTH, dtype=uint64)         # the pairwise tree's levels
-    M = A.shape[0]
-    N = B.shape[1]
-    K = A.shape[1]
+@cuda.jit(device=True)
+def tile_output():
+    """(ty, tx, i, j): this thread's place in its TILE x TILE thread block and the output (i, j) it owns."""
     ty = cuda.threadIdx.y
     tx = cuda.threadIdx.x
-    i = int64(cuda.blockIdx.y) * TILE + ty
-    j = int64(cuda.blockIdx.x) * TILE + tx
-    live = i < M and j < N
+    return ty, tx, int64(cuda.blockIdx.y) * TILE + ty, int64(cuda.blockIdx.x) * TILE + tx
+
+
+@cuda.jit(device=True)
+def stage_codes(A, B, i, j, k0, a_codes, b_codes):
+    """Thread (ty, tx)'s share of one K slice: a_codes[ty, tx] = A[i, k0 + tx] and b_codes[tx, ty] =
+    B[k0 + ty, j] (0 outside the matrices), so that a_codes and b_codes are rows of A and of B's
+    transpose for ``dot_steps``. Coalesced: consecutive threads read consecutive k / columns."""
+    ty = cuda.threadIdx.y
+    tx = cuda.threadIdx.x
+    ka = k0 + tx
+    kb = k0 + ty
+    a_codes[ty, tx] = uint64(A[i, ka]) if (i < A.shape[0] and ka < A.shape[1]) else uint64(0)
+    b_codes[tx, ty] = uint64(B[kb, j]) if (j < B.shape[1] and kb < B.shape[0]) else uint64(0)
+
+
+ST_REDO = 255        # float_acc_gemm_kernel's mark: the generic kernel computes this output instead
+
+
+@cuda.jit
+def gemm_kernel(A, B, C, use_c, pa, pb, pc, model, p_acc, mode_acc, p_inner, mode_inner, chunk, frac, width,
+                overflow, p_prod, po, mode_out, todo, out, flags, status):
+    """D = C + A @ B (A (M, K), B (K, N)), out flat (M * N): a TILE x TILE thread block owns a TILE x TILE
+    block of outputs; K is walked in TILE-wide slices staged in shared memory (``stage_codes``), and
+    each thread feeds its output's products to ``dot_steps`` in increasing k -- the unit's order, which
+    tiling does not change. ``todo`` empty: every output; else only outputs t with todo[t] == ST_REDO
+    (a thread block with none returns at once)."""
+    a_codes = cuda.shared.array((TILE, TILE), dtype=uint64)
+    b_codes = cuda.shared.array((TILE, TILE), dtype=uint64)
+    any_todo = cuda.shared.array(1, dtype=uint8)
+    stack = cuda.local.array(STACK_DEPTH, dtype=uint64)         # the pairwise tree's levels
+    N = B.shape[1]
+    K = A.shape[1]
+    ty, tx, i, j = tile_output()
     t = i * N + j
+    live = i < A.shape[0] and j < N
+    if todo.shape[0] > 0:
+        if tx == 0 and ty == 0:
+            any_todo[0] = 0
+        cuda.syncthreads()
+        live = live and todo[t] == ST_REDO
+        if live:
+            any_todo[0] = 1
+        cuda.syncthreads()
+        if any_todo[0] == 0:                      # uniform across the block
+            return
     c = uint64(C[t]) if (use_c and live) else uint64(0)
     state = dot_init(c, use_c, pc, model, p_acc, mode_acc, frac, width, overflow)
     for k0 in range(0, K, TILE):
-        ka = k0 + tx                                 # coalesced: consecutive threads read consecutive k / columns
-        kb = k0 + ty
-        a_tile[ty, tx] = uint64(A[i, ka]) if (i < M and ka < K) else uint64(0)
-        b_tile[tx, ty] = uint64(B[kb, j]) if (j < N and kb < K) else uint64(0)
+        stage_codes(A, B, i, j, k0, a_codes, b_codes)
         cuda.syncthreads()
         if live:
-            state = dot_steps(state, a_tile, b_tile, ty, tx, 0, min(TILE, K - k0), k0, K, pa, pb, model, p_acc,
+            state = dot_steps(state, a_codes, b_codes, ty, tx, 0, min(TILE, K - k0), k0, K, pa, pb, model, p_acc,
                               mode_acc, p_inner, mode_inner, chunk, frac, width, overflow, stack, p_prod)
         cuda.syncthreads()
     if live:
         out[t], flags[t], status[t] = dot_finish(state, model, use_c, K, stack, p_prod, p_acc, mode_acc, frac, po,
                                                  mode_out)
+
+
+@cuda.jit
+def float_acc_gemm_kernel(A, B, ta, sa, tb, sb, acc_values, acc_special, C, use_c, pc, model, p_acc, mode_acc, frac,
+                          width, overflow, po, mode_out, q, q_low, man, max_units, out, flags, status):
+    """``float_acc_fast.float_acc_gemm`` on the GPU: ``gemm_kernel``'s tiling, with each output's sum kept as
+    an int64 count of quanta and stepped by the core's ``lane_step`` (the CPU lanes' rounding). The tiles
+    hold operand values (ta[code], tb[code]; int32 or int64, as the tables are); B's is k-major, so a warp
+    reads consecutive columns.
+
+    Outputs this kernel cannot finish get status ST_REDO, and ``gemm_kernel`` computes them afterwards
+    with the generic steps: a row or column holding an inf or NaN, a special addend, a sum that may have
+    passed the largest value (peak), and an exact-zero end whose sign the products decide
+    (``zero_sign_rule``). Keeping the generic steps out of this kernel keeps it small (registers,
+    occupancy)."""
+    a_tile = cuda.shared.array((TILE, TILE), dtype=ta.dtype)   # a_tile[r, k] = value of A[row0 + r, k0 + k]
+    b_tile = cuda.shared.array((TILE, TILE), dtype=tb.dtype)   # b_tile[k, c] = value of B[k0 + k, col0 + c]
+    row_bad = cuda.shared.array(TILE, dtype=uint8)
+    col_bad = cuda.shared.array(TILE, dtype=uint8)
+    M = A.shape[0]
+    N = B.shape[1]
+    K = A.shape[1]
+    ty, tx, i, j = tile_output()
+    if ty == 0:
+        col_bad[tx] = 0
+    if tx == 0:
+        row_bad[ty] = 0
+    live = i < M and j < N
+    t = i * N + j
+    c = uint64(C[t]) if (use_c and live) else uint64(0)
+    state = dot_init(c, use_c, pc, model, p_acc, mode_acc, frac, width, overflow)
+    s_code = state[0]
+    s0 = int64(0) if acc_special[s_code] else acc_values[s_code]
+    s = s0
+    lost = uint64(0)
+    peak = uint64(0)
+    keep = int64(man) + 1
+    cuda.syncthreads()
+    for k0 in range(0, K, TILE):
+        ka = k0 + tx
+        kb = k0 + ty
+        va = ta[0] - ta[0]                              # a zero of the table's type (int32 or int64)
+        if i < M and ka < K:
+            code = A[i, ka]
+            va = ta[code]
+            if sa[code]:
+                row_bad[ty] = 1
+        a_tile[ty, tx] = va
+        vb = tb[0] - tb[0]
+        if j < N and kb < K:
+            code = B[kb, j]
+            vb = tb[code]
+            if sb[code]:
+                col_bad[tx] = 1
+        b_tile[ty, tx] = vb
+        cuda.syncthreads()
+        if live:
+            for kk in range(min(TILE, K - k0)):
+                s, bound, rem = lane_step(s, int64(a_tile[ty, kk]) * int64(b_tile[kk, tx]), mode_acc, keep, q_low)
+                lost |= rem
+                peak |= bound
+        cuda.syncthreads()
+    if not live:
+        return
+    s0_neg = int64((s_code >> uint64(p_acc[P_BITS] - 1)) & uint64(1))
+    usual, undecided = zero_sign_rule(s0, s0_neg, mode_acc)
+    if (row_bad[ty] != 0 or col_bad[tx] != 0 or acc_special[s_code] or peak > uint64(max_units)
+            or (s == 0 and undecided)):
+        status[t] = ST_REDO
+        return
+    f = state[2] | (FLAG_INEXACT if lost != uint64(0) else 0)
+    out[t], flags[t] = grid_finish(s, usual if s == 0 else int64(0), f, int64(-1), p_acc, q, po, mode_out)
+    status[t] = 0
 
 
 @cuda.jit
@@ -178,17 +311,45 @@ def narrow_kernel(src, out):
         out[i] = src[i]
 
 
+REDUCE_THREADS = 8 if SIMULATOR else 256      # the block size the reduction kernels are launched with
+
+
+@cuda.jit(device=True)
+def _block_reduce(value, is_max, result):
+    """Combine each thread's value across the thread block in shared memory, then one atomic per block into
+    result[0] (max, or bitwise or)."""
+    partial = cuda.shared.array(REDUCE_THREADS, dtype=uint64)
+    t = cuda.threadIdx.x
+    partial[t] = value
+    cuda.syncthreads()
+    width = REDUCE_THREADS // 2
+    while width > 0:
+        if t < width:
+            other = partial[t + width]
+            partial[t] = max(partial[t], other) if is_max else partial[t] | other
+        cuda.syncthreads()
+        width //= 2
+    if t == 0:
+        if is_max:
+            cuda.atomic.max(result, 0, partial[0])
+        else:
+            cuda.atomic.or_(result, 0, partial[0])
+
+
 @cuda.jit
 def max_kernel(x, result):
-    """result[0] = max(result[0], every x[i]) (unsigned codes): the range check of device code arrays."""
+    """result[0] = max(result[0], every x[i]) (unsigned codes): the range check of device code arrays.
+    Launch with REDUCE_THREADS threads per block."""
+    m = uint64(0)
     for i in range(cuda.grid(1), x.shape[0], cuda.gridsize(1)):
-        cuda.atomic.max(result, 0, uint64(x[i]))
+        m = max(m, uint64(x[i]))
+    _block_reduce(m, True, result)
 
 
 @cuda.jit
 def or_kernel(x, result):
-    """result[0] |= every x[i] (uint8 flags)."""
+    """result[0] |= every x[i] (uint8 flags). Launch with REDUCE_THREADS threads per block."""
+    m = uint64(0)
     for i in range(cuda.grid(1), x.shape[0], cuda.gridsize(1)):
-        v = uint8(x[i])
-        if v != 0:
-            cuda.atomic.or_(result, 0, uint64(v))
+        m |= uint64(x[i])
+    _block_reduce(m, False, result)

@@ -25,19 +25,27 @@ def _signatures():
     R = t.UniTuple(t.int64, 10)
     u8, u16, u32, u64 = (t.Array(d, 1, "C") for d in (t.uint8, t.uint16, t.uint32, t.uint64))
     i8 = t.Array(t.int8, 1, "C")
+    i32, i64 = t.Array(t.int32, 1, "C"), t.Array(t.int64, 1, "C")
     m64 = t.Array(t.uint64, 2, "C")
     i, u = t.int64, t.uint64
     dot = (m64, m64, u64, t.boolean, P, P, P, i, P, i, P, i, i, i, i, i, P, P, i, u64, u8, u8)
     return {
         "convert_kernel": (u32, P, P, i, i, u, u, u, u64, i, u8, u8),
         "encode_fast_kernel": (u32, P, i, i, u, u, u, u64, u8),
+        "table_encode_kernel": (u32, u8, i, u8),
+        "table_encode_wide_kernel": (u32, u16, i, u16),
         "counter_bits_kernel": (u, u, u, i, u64),
+        "max_kernel": (u16, u64),
+        "or_kernel": (u8, u64),
+        "narrow_kernel": (u64, u8),
         "arith_kernel": (i, u8, P, u8, P, u8, P, P, i, i, u, u, u, u64, i, u8, u8),
         "compare_kernel": (i, u16, u16, P, u16, u8),
         "block_encode_kernel": (u32, i, t.Array(t.int64, 1, "C"), t.Array(t.int64, 1, "C"), P, P, R, P, i, i, u, u,
                                 u, u64, u8, u8, i8),
         "dot_rows_kernel": dot,
-        "gemm_kernel": dot,
+        "gemm_kernel": (*dot[:-3], u8, *dot[-3:]),
+        "float_acc_gemm_kernel": (m64, m64, i32, u8, i32, u8, i64, u8, u64, t.boolean, P, i, P, i, i, i, i, P, i, i, i,
+                                  i, i, u64, u8, u8),
         "block_dot_kernel": (m64, m64, m64, m64, t.boolean, i, u64, t.boolean, P, P, P, P, P, i, i, i, P, i, i,
                              t.boolean, P, i, u64, u8, u8),
     }

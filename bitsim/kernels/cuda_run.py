@@ -48,6 +48,48 @@ def encode_fast_array(src, plan, mode, sr_bits, seed, stream, offset, rand, out)
             1)
 
 
+SHARED_TABLE_BYTES = 48 * 1024      # dynamic shared memory a kernel gets without opting in
+
+
+def table_encode_array(src, table, shift, out):
+    """``table_encode.table_encode_array`` on the GPU. The table is copied to the GPU once per table (it is
+    cached with its plan); a table that fits in shared memory is read from there, on
+    a grid of a few blocks per multiprocessor so that each block's copy of the table is amortised."""
+    dev_table = _device_table(table)
+    if table.nbytes <= SHARED_TABLE_BYTES:
+        blocks = min(grid_1d(src.shape[0])[0], 1 if G.SIMULATOR else 16 * _multiprocessors())
+        config = (blocks, THREADS, 0, table.nbytes)
+        _launch(G.table_encode_kernel, config, (src, dev_table, shift, out), 1)
+    else:
+        _launch(G.table_encode_wide_kernel, grid_1d(src.shape[0]), (src, dev_table, shift, out), 1)
+
+
+_DEVICE_TABLES: dict[int, tuple] = {}
+
+
+_NO_TODO = np.zeros(0, np.uint8)      # gemm_kernel: every output
+
+
+def _device_table(table, narrow: bool = False):
+    """A (read-only, cached) host table on the GPU, copied once; booleans as uint8, and int64 values as
+    int32 when ``narrow`` and they fit."""
+    key = (id(table), narrow)
+    if key not in _DEVICE_TABLES or _DEVICE_TABLES[key][0] is not table:
+        if len(_DEVICE_TABLES) >= 64:
+            _DEVICE_TABLES.clear()
+        host = np.ascontiguousarray(table)
+        if table.dtype == np.bool_:
+            host = table.astype(np.uint8)
+        elif narrow and table.size and int(np.abs(table).max()) < 2**31:
+            host = table.astype(np.int32)
+        _DEVICE_TABLES[key] = (table, cuda.to_device(host))
+    return _DEVICE_TABLES[key][1]
+
+
+def _multiprocessors() -> int:
+    return int(cuda.get_current_device().MULTIPROCESSOR_COUNT)
+
+
 def counter_bits_array(seed, stream, offset, bits, out):
     _launch(G.counter_bits_kernel, grid_1d(out.shape[0]), (seed, stream, offset, bits, out), 1)
 
@@ -79,7 +121,31 @@ def dot_array(A, B, rowwise, C, use_c, pa, pb, pc, model, p_acc, mode_acc, p_inn
         return
     M, N = A.shape[0], B.shape[1]
     blocks = (-(-N // G.TILE), -(-M // G.TILE))
-    _launch(G.gemm_kernel, (blocks, (G.TILE, G.TILE)), args, 3)
+    _launch(G.gemm_kernel, (blocks, (G.TILE, G.TILE)), (*args[:-3], _NO_TODO, *args[-3:]), 3)
+
+
+def float_acc_gemm(A, B, grid, C, use_c, args, out, flags, status):
+    """``float_acc_fast.float_acc_gemm`` on the GPU for D = C + A @ B (B (K, N), not transposed); ``grid`` is
+    the unit's ``float_acc_plan`` (its tables are copied to the GPU once; operand values as int32 where
+    they fit, so that the tiles are half as wide and a product is one widening multiply), ``args`` the
+    generic kernel's unit arguments. Outputs the grid kernel marks (``cuda.ST_REDO``) are then computed
+    by the generic kernel."""
+    ta, sa, _, tb, sb, _, acc_values, acc_special, q, q_low, man, max_units = grid
+    tables = [_device_table(ta, narrow=True), _device_table(sa), _device_table(tb, narrow=True), _device_table(sb),
+              _device_table(acc_values), _device_table(acc_special)]
+    (pa, pb, pc, model, p_acc, mode_acc, p_inner, mode_inner, chunk, frac, width, overflow, p_prod, po,
+     mode_out) = args
+    M, N = A.shape[0], B.shape[1]
+    config = ((-(-N // G.TILE), -(-M // G.TILE)), (G.TILE, G.TILE))
+    dev = [_on_device(x) for x in (A, B, C, out, flags, status)]
+    dA, dB, dC, d_out, d_flags, d_status = dev
+    G.float_acc_gemm_kernel[config](dA, dB, *tables, dC, use_c, pc, model, p_acc, mode_acc, frac, width, overflow,
+                                    po, mode_out, q, q_low, man, max_units, d_out, d_flags, d_status)
+    if device_max(d_status) == G.ST_REDO:
+        G.gemm_kernel[config](dA, dB, dC, use_c, *args, d_status, d_out, d_flags, d_status)
+    for host, d in zip((out, flags, status), dev[3:]):
+        if isinstance(host, np.ndarray) and host.size:
+            d.copy_to_host(host)
 
 
 def block_dot_array(A, SA, BT, SBT, rowwise, L, C, use_c, pa, pb, psa, psb, pc, frac, width, overflow, p_acc, mode_acc,
@@ -89,11 +155,17 @@ def block_dot_array(A, SA, BT, SBT, rowwise, L, C, use_c, pa, pb, psa, psb, pc, 
              mode_conv, fused, po, mode_out, out, flags, status), 3)
 
 
+def _reduce_grid(n: int) -> tuple[int, int]:
+    """(blocks, threads) for the reduction kernels: REDUCE_THREADS threads, a few blocks per multiprocessor."""
+    blocks = max(1, min(-(-n // G.REDUCE_THREADS), 2 if G.SIMULATOR else 8 * _multiprocessors()))
+    return blocks, G.REDUCE_THREADS
+
+
 def device_max(x) -> int:
     """The largest value of an unsigned integer device array (0 if empty)."""
     result = cuda.to_device(np.zeros(1, dtype=np.uint64))
     if x.shape[0]:
-        G.max_kernel[grid_1d(x.shape[0])](x, result)
+        G.max_kernel[_reduce_grid(x.shape[0])](x, result)
     return int(result.copy_to_host()[0])
 
 
@@ -101,7 +173,7 @@ def device_or(flags) -> int:
     """All uint8 flags of a device array ORed."""
     result = cuda.to_device(np.zeros(1, dtype=np.uint64))
     if flags.shape[0]:
-        G.or_kernel[grid_1d(flags.shape[0])](flags, result)
+        G.or_kernel[_reduce_grid(flags.shape[0])](flags, result)
     return int(result.copy_to_host()[0])
 
 

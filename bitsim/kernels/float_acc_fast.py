@@ -3,10 +3,10 @@
 When the accumulator format and every product are integer multiples of one quantum 2**q and stay
 below 2**61 of it (FP8 products into an FP16 accumulator, for one), the running sum is kept as an
 int64 count of quanta. Each step adds the product's exact integer value, then rounds the sum to the
-accumulator format's precision by the core's ``round_shifted`` rule (``_lane_step``, shared by the
-per-output chains and the GEMM lanes): keep ``man_bits + 1`` bits, and never round below the
-accumulator's own quantum, since its subnormals are exact on the grid. That is
-the same single rounding ``fma_codes`` performs. Signed zeros follow IEEE 754 (x + y of two zeros is -0
+accumulator format's precision (``bitsim.core.grid.lane_step``, shared by the per-output chains, the GEMM
+lanes and the GPU's GEMM kernel): keep ``man_bits + 1`` bits, and never round below the accumulator's
+own quantum, since its subnormals are exact on the grid. That is the same single rounding ``fma_codes``
+performs. Signed zeros follow IEEE 754 (x + y of two zeros is -0
 only when both are -0, or under rdn when either is; an exact cancellation is +0, or -0 under rdn).
 Overflow takes the core's ``overflow_float`` code. A saturated sum goes on as the largest value, and an
 infinity or NaN ends the chain, since adding finite products to it raises no flag and changes nothing.
@@ -21,9 +21,7 @@ import functools
 
 import numba
 import numpy as np
-from llvmlite import ir
-from numba import int64, prange, types, uint64
-from numba.extending import intrinsic
+from numba import int64, prange, uint64
 
 from bitsim.core import build
 from bitsim.core.params import FLAG_INEXACT, P_BITS, P_MAX_MAG, RM_RDN, RM_RNA, RM_RNE, RM_RTO, RM_RTZ, RM_RUP
@@ -37,9 +35,9 @@ _C = build("cpu")
 output_index = _C.output_index
 dot_init = _C.dot_init
 overflow_float = _C.overflow_float
-round_pack = _C.round_pack
-zero_float = _C.zero_float
-convert_one = _C.convert_one
+lane_step = _C.lane_step
+grid_zero_sign = _C.grid_zero_sign
+grid_finish = _C.grid_finish
 
 
 def lanes_exact(unit, acc) -> bool:
@@ -84,55 +82,16 @@ def _decoded(fmt):
     return decode(np.arange(1 << fmt.bits, dtype=fmt.code_dtype), fmt)
 
 
-@intrinsic
-def _leading_zeros(typingctx, x):
-    """LLVM's ctlz on a uint64 (64 for 0): one instruction where the core's bit_length loops."""
-    def codegen(context, builder, signature, args):
-        return builder.ctlz(args[0], ir.Constant(ir.IntType(1), 0))
-    return types.uint64(types.uint64), codegen
-
-
-@numba.njit(nogil=True, inline="always")
-def _lane_step(s, p, mode, keep, q_low):  # pragma: no cover - compiled
-    """(v = s + p rounded on the grid, v's dropped bits): drop d = max(bit_length - keep, q_low) >= 1 bits.
-
-    Works on the two's complement v, where each mode is one biased arithmetic shift (floor): RNE adds
-    half - 1 plus the kept lsb, RNA half (half - 1 below zero), RUP step - 1, RDN nothing, RTZ step - 1
-    below zero. The bit length is that of v ^ (v >> 63), which is |v| - 1 below zero: one less only when
-    |v| is a power of two, which every d in reach keeps exactly."""
-    v = s + p
-    below = v >> int64(63)                                  # -1 below zero, else 0
-    floor = uint64(1) << uint64(q_low + keep - 1)           # bit length >= q_low + keep: d >= q_low
-    d = int64(64) - keep - int64(_leading_zeros(uint64(v ^ below) | floor))
-    step = int64(1) << d
-    half = step >> int64(1)
-    if mode == RM_RNE:
-        bias = half - int64(1) + ((v >> d) & int64(1))
-    elif mode == RM_RNA:
-        bias = half + below
-    elif mode == RM_RUP:
-        bias = step - int64(1)
-    elif mode == RM_RDN:
-        bias = int64(0)
-    else:                                                   # RTZ, and RTO's truncation
-        bias = (step - int64(1)) & below
-    rounded = ((v + bias) >> d) << d
-    rem = uint64(v & (step - int64(1)))
-    if mode == RM_RTO and rem != uint64(0) and ((rounded >> d) & int64(1)) == int64(0):
-        rounded += (step ^ below) - below                  # |rounded| + step: the odd neighbour
-    return rounded, uint64(rounded ^ (rounded >> int64(63))), rem
-
-
 @numba.njit(nogil=True, inline="always")
 def _grid_step(s, s_neg, p, p_neg, mode, keep, q_low, max_units):  # pragma: no cover - compiled
     """One rounded addition s + p on the grid with IEEE signed zeros: (s, s_neg, lost, overflowed); on
-    overflow s is unchanged. The rounding is ``_lane_step``'s."""
+    overflow s is unchanged. The rounding is the core's ``lane_step``."""
     v = s + p
     if v == 0:
         if s == 0 and p == 0:
             return int64(0), ((s_neg | p_neg) if mode == RM_RDN else (s_neg & p_neg)), False, False
         return int64(0), (int64(1) if mode == RM_RDN else int64(0)), False, False
-    rounded, _, rem = _lane_step(s, p, mode, keep, q_low)
+    rounded, _, rem = lane_step(s, p, mode, keep, q_low)
     if abs(rounded) > max_units:
         return s, s_neg, rem != uint64(0), True
     return rounded, int64(v < 0), rem != uint64(0), False
@@ -188,20 +147,6 @@ _grid_chain_by_mode = _by_mode(_grid_chain_for)
 
 
 @numba.njit(nogil=True)
-def _finish(s, s_neg, f, final, p_acc, q, po, mode_out):  # pragma: no cover - compiled
-    """(code, flags) of an output whose grid chain ended with (s, s_neg, flags f, final code or -1)."""
-    if final >= 0:
-        acc_code = uint64(final)
-    elif s == 0:
-        acc_code, _ = zero_float(s_neg, p_acc)
-    else:
-        mag = uint64(-s) if s < 0 else uint64(s)
-        acc_code, _ = round_pack(int64(s < 0), mag, q, int64(0), p_acc, RM_RNE, uint64(0), int64(1), int64(0))
-    code, f2 = convert_one(acc_code, p_acc, po, mode_out, uint64(0), int64(1), int64(0))
-    return code, f | f2
-
-
-@numba.njit(nogil=True)
 def _one_output(t, i, j, A, BT, Ai, BTi, Aneg, BTneg, row_special, col_special, acc_values, acc_special, C, use_c,
                 pa, pb, pc, model, p_acc, mode_acc, p_inner, mode_inner, chunk, frac, width, overflow, p_prod, po,
                 mode_out, q, q_low, man, max_units, out, flags, status):  # pragma: no cover - compiled
@@ -218,7 +163,7 @@ def _one_output(t, i, j, A, BT, Ai, BTi, Aneg, BTneg, row_special, col_special, 
     s_neg = int64((s_code >> uint64(p_acc[P_BITS] - 1)) & uint64(1))
     s, s_neg, f, final = _grid_chain_by_mode(mode_acc, (Ai, BTi, Aneg, BTneg, i, j, A.shape[1], acc_values[s_code],
                                                                 s_neg, p_acc, man + 1, q_low, max_units))
-    out[t], flags[t] = _finish(s, s_neg, f | state[2], final, p_acc, q, po, mode_out)
+    out[t], flags[t] = grid_finish(s, s_neg, f | state[2], final, p_acc, q, po, mode_out)
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
@@ -242,7 +187,7 @@ def float_acc_dot_array(A, BT, Ai, BTi, Aneg, BTneg, rowwise, row_special, col_s
 # of ``_grid_chain``. The lane step is lean: no zero sign, no overflow stop, inexactness and the largest
 # magnitude gathered by OR and max. That is exact when every product is a multiple of the accumulator's
 # quantum (``lane_plan``): no nonzero sum then rounds to zero, so a zero result's sign follows from the
-# terms alone (``_zero_sign``), and an output that may have overflowed (the OR of its magnitudes passed the
+# terms alone (``grid_zero_sign``), and an output that may have overflowed (the OR of its magnitudes passed the
 # largest value), or whose row, column or addend is special, is recomputed alone by ``_one_output``.
 
 COLUMN_TILE = 256
@@ -263,12 +208,12 @@ def _tile_chains_for(mode):
     def tile_chains(Ai, B_tile, i, width, s, lost, peak, keep, q_low):  # pragma: no cover - compiled
         """Steps the chains of row i and the tile's first ``width`` columns (B_tile: (K, COLUMN_TILE)) through
         every k: sums in s, OR of dropped
-        bits in lost, OR of |rounded| (or |rounded| - 1 below zero, ``_lane_step``) in peak, so that
+        bits in lost, OR of |rounded| (or |rounded| - 1 below zero, ``lane_step``) in peak, so that
         peak <= max_units rules out overflow (the top binade's ulp is more than one quantum)."""
         for k in range(Ai.shape[1]):
             a = Ai[i, k]
             for jj in range(width):
-                s[jj], rounded, rem = _lane_step(s[jj], a * B_tile[k, jj], mode, keep, q_low)
+                s[jj], rounded, rem = lane_step(s[jj], a * B_tile[k, jj], mode, keep, q_low)
                 lost[jj] |= rem
                 peak[jj] |= rounded
     return tile_chains
@@ -277,25 +222,13 @@ def _tile_chains_for(mode):
 _tile_chains_by_mode = _by_mode(_tile_chains_for)
 
 
-@numba.njit(nogil=True)
-def _zero_sign(Ai, Aneg, BTi, BTneg, i, j, s0, s0_neg, mode):  # pragma: no cover - compiled
-    """Sign of a chain that ended at an exact zero without any nonzero sum rounding to zero: IEEE 754
-    gives -0 (+0 under rdn) only when the start and every product are zeros of that sign."""
-    usual = int64(mode == RM_RDN)       # rdn: -0 unless every term is +0; else +0 unless every term is -0
-    if s0 != 0 or s0_neg == usual:
-        return usual
-    for k in range(Ai.shape[1]):
-        if Ai[i, k] * BTi[j, k] != 0 or int64(Aneg[i, k] ^ BTneg[j, k]) == usual:
-            return usual
-    return int64(1) - usual
-
-
 @numba.njit(parallel=True, nogil=True, cache=True)
-def float_acc_gemm(A, BT, Ai, BTi, Aneg, BTneg, B_tiles, row_special, col_special, acc_values, acc_special,
+def float_acc_gemm(A, BT, tables, Ai, BTi, Aneg, BTneg, B_tiles, row_special, col_special, acc_values, acc_special,
                    C, use_c, pa, pb, pc, model, p_acc, mode_acc, p_inner, mode_inner, chunk, frac, width, overflow,
                    p_prod, po, mode_out, q, q_low, man, max_units, out, flags, status):  # pragma: no cover - compiled
     """``float_acc_dot_array`` for a GEMM (not row-wise), COLUMN_TILE chains at a time (see above).
-    B_tiles: ``column_tiles(BTi)``; needs ``lanes_exact``."""
+    tables: (ta, na, tb, nb), the operand formats' values and signs per code; B_tiles: ``column_tiles(BTi)``;
+    needs ``lanes_exact``."""
     M, N = Ai.shape[0], BTi.shape[0]
     n_tiles = (N + COLUMN_TILE - 1) // COLUMN_TILE
     for tile in prange(M * n_tiles):
@@ -329,6 +262,7 @@ def float_acc_gemm(A, BT, Ai, BTi, Aneg, BTneg, B_tiles, row_special, col_specia
                             status)
                 continue
             status[t] = 0
-            s_neg = _zero_sign(Ai, Aneg, BTi, BTneg, i, j, s0[jj], s0_neg[jj], mode_acc) if s[jj] == 0 else int64(0)
+            s_neg = grid_zero_sign(A, BT, *tables, i, j, A.shape[1], s0[jj], s0_neg[jj], mode_acc) if s[jj] == 0 \
+                else int64(0)
             f = start_flags[jj] | (FLAG_INEXACT if lost[jj] != uint64(0) else 0)
-            out[t], flags[t] = _finish(s[jj], s_neg, f, int64(-1), p_acc, q, po, mode_out)
+            out[t], flags[t] = grid_finish(s[jj], s_neg, f, int64(-1), p_acc, q, po, mode_out)

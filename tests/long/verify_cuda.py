@@ -25,9 +25,10 @@ from bitsim.blocks.catalog import lookup_block
 from bitsim.kernels.cuda import SIMULATOR
 
 ELEMENT_FORMATS = ("e4m3", "e5m2", "e4m3fnuz", "e5m2fnuz", "fp16", "bf16", "e3m2", "e2m3", "e2m1", "fp8_wang",
-                   "fixed8.4", "int8")
+                   "e6m5b20", "fixed8.4", "int8")
 MODES = ("rne", "rna", "rtz", "rup", "rdn", "rto", "sr")
 FAILURES = []
+CLOCK = [time.time()]
 
 
 def host(x):
@@ -48,7 +49,9 @@ def check(label, got, want, count):
             print(f"MISMATCH {label}: {bad.size} of {g.size}, first at {i}: gpu {g[i]!r} cpu {w[i]!r}", flush=True)
             FAILURES.append(label)
             return
-    print(f"ok  {label}: {count:,} identical", flush=True)
+    now = time.time()
+    print(f"ok  {label}: {count:,} identical ({now - CLOCK[0]:.1f} s)", flush=True)
+    CLOCK[0] = now
 
 
 def float_inputs(n, seed=0):

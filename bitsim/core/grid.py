@@ -1,0 +1,88 @@
+"""Sequential float accumulation on an integer grid: the step shared by the CPU and GPU fast paths.
+
+When the accumulator format and every product are integer multiples of one quantum 2**q and stay below
+2**61 of it, a FloatAcc's running sum is an int64 count of quanta (``bitsim.kernels.float_acc_fast``
+says when). Each step adds the product's exact value and rounds the sum to the accumulator's precision
+(``lane_step``): the single rounding the core's ``fma_codes`` performs, in a few integer operations.
+"""
+
+from numba import int64, uint64
+
+from bitsim.core.bits import bit_length
+from bitsim.core.convert import convert_one
+from bitsim.core.params import RM_RDN, RM_RNA, RM_RNE, RM_RTO, RM_RUP
+from bitsim.core.round import round_pack, zero_float
+
+
+def lane_step(s, p, mode, keep, q_low):
+    """(v = s + p rounded on the grid, v's magnitude bound, v's dropped bits): drop
+    d = max(bit_length - keep, q_low) >= 1 bits.
+
+    Works on the two's complement v, where each mode is one biased arithmetic shift (floor): RNE adds
+    half - 1 plus the kept lsb, RNA half (half - 1 below zero), RUP step - 1, RDN nothing, RTZ step - 1
+    below zero. The bit length is that of v ^ (v >> 63), which is |v| - 1 below zero: one less only when
+    |v| is a power of two, which every d in reach keeps exactly. The bound is |rounded| (|rounded| - 1
+    below zero)."""
+    v = s + p
+    below = v >> int64(63)                                  # -1 below zero, else 0
+    floor = uint64(1) << uint64(q_low + keep - 1)           # bit length >= q_low + keep: d >= q_low
+    d = bit_length(uint64(v ^ below) | floor) - keep
+    step = int64(1) << d
+    half = step >> int64(1)
+    if mode == RM_RNE:
+        bias = half - int64(1) + ((v >> d) & int64(1))
+    elif mode == RM_RNA:
+        bias = half + below
+    elif mode == RM_RUP:
+        bias = step - int64(1)
+    elif mode == RM_RDN:
+        bias = int64(0)
+    else:                                                   # RTZ, and RTO's truncation
+        bias = (step - int64(1)) & below
+    rounded = ((v + bias) >> d) << d
+    rem = uint64(v & (step - int64(1)))
+    if mode == RM_RTO and rem != uint64(0) and ((rounded >> d) & int64(1)) == int64(0):
+        rounded += (step ^ below) - below                  # |rounded| + step: the odd neighbour
+    return rounded, uint64(rounded ^ (rounded >> int64(63))), rem
+
+
+def zero_sign_rule(s0, s0_neg, mode):
+    """(usual, undecided) for a chain from s0 (zero sign s0_neg) that ended at an exact zero without any
+    nonzero sum rounding to zero. IEEE 754 gives the usual sign (+0; -0 under rdn) unless the start and
+    every product are zeros of the other sign: undecided says whether the products must be looked at."""
+    usual = int64(mode == RM_RDN)
+    return usual, s0 == 0 and s0_neg != usual
+
+
+def zero_terms_agree(A, BT, ta, na, tb, nb, i, j, lo, hi, sign):
+    """Whether every product k in lo .. hi-1 of rows A[i] and BT[j] (codes; ta/tb values and na/nb signs
+    per code) is a zero of sign ``sign``."""
+    for k in range(lo, hi):
+        a = A[i, k]
+        b = BT[j, k]
+        if ta[a] * tb[b] != 0 or int64(na[a] ^ nb[b]) != sign:
+            return False
+    return True
+
+
+def grid_zero_sign(A, BT, ta, na, tb, nb, i, j, K, s0, s0_neg, mode):
+    """The sign of an exact-zero end of output (i, j)'s chain (``zero_sign_rule``)."""
+    usual, undecided = zero_sign_rule(s0, s0_neg, mode)
+    if undecided and zero_terms_agree(A, BT, ta, na, tb, nb, i, j, 0, K, int64(1) - usual):
+        return int64(1) - usual
+    return usual
+
+
+def grid_finish(s, s_neg, f, final, p_acc, q, po, mode_out):
+    """(code, flags) of an output whose grid chain ended with (s quanta of 2**q, zero sign s_neg, flags f,
+    final accumulator code or -1), converted to the output format ``po``."""
+    if final >= 0:
+        acc_code = uint64(final)
+    elif s == 0:
+        acc_code, _ = zero_float(s_neg, p_acc)
+    else:
+        mag = uint64(-s) if s < 0 else uint64(s)
+        acc_code, _ = round_pack(int64(s < 0), mag, q, int64(0), p_acc, RM_RNE, uint64(0), int64(1),
+                                 int64(0))
+    code, f2 = convert_one(acc_code, p_acc, po, mode_out, uint64(0), int64(1), int64(0))
+    return code, f | f2

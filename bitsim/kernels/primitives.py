@@ -1,0 +1,47 @@
+"""One-instruction versions of the scalar core's bit primitives, per target.
+
+``bitsim.core.build`` compiles the core's plain-Python definitions, except for the names listed here,
+which it binds to the target's hardware instruction instead: ``bit_length`` becomes 64 minus LLVM's
+``ctlz`` on the CPU, and 64 minus ``clz`` on the GPU. The results are the same integers (the tests
+compare them on every bit length); only the instruction count differs. Numba's CUDA simulator keeps the
+plain definitions (its ``clz`` counts on 32 bits).
+"""
+
+from __future__ import annotations
+
+import numba
+from llvmlite import ir
+from numba import int64, types, uint64
+from numba.extending import intrinsic
+
+
+@intrinsic
+def leading_zeros64(typingctx, x):
+    """LLVM's ctlz on a uint64 (64 for 0)."""
+    def codegen(context, builder, signature, args):
+        return builder.ctlz(args[0], ir.Constant(ir.IntType(1), 0))
+    return types.uint64(types.uint64), codegen
+
+
+@numba.njit(nogil=True, inline="always")
+def _cpu_bit_length(x):  # pragma: no cover - compiled
+    return int64(64) - int64(leading_zeros64(uint64(x)))
+
+
+def _cuda_bit_length():
+    from numba import cuda
+
+    @cuda.jit(device=True)
+    def bit_length(x):  # pragma: no cover - compiled
+        return int64(64) - int64(cuda.clz(uint64(x)))
+    return bit_length
+
+
+def primitives(target: str) -> dict:
+    """{core function name: compiled replacement} for ``target`` ("cpu" or "cuda")."""
+    if target == "cpu":
+        return {"bit_length": _cpu_bit_length}
+    from numba import config
+    if config.ENABLE_CUDASIM:
+        return {}
+    return {"bit_length": _cuda_bit_length()}
