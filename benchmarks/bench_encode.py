@@ -58,6 +58,8 @@ def render(rows, n, repeats):
         f"Numba threads: {numba.get_num_threads()}; numpy {np.__version__}, numba {numba.__version__}, "
         f"ml_dtypes {ml_dtypes.__version__}",
         f"- input: {n:,} float32 values, standard normal (seed 0); {repeats} timed runs after a warm-up",
+        "- GPU figures (the CUDA backend on an H100, beside torch's cast and matmul measured in the same run) are "
+        "in [performance_cuda.md](performance_cuda.md), written by `make bench-cuda` on a machine with a GPU.",
         "",
         "## encode (float32 -> codes)",
         "",
