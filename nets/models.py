@@ -5,6 +5,8 @@
 - ``lenet5``: LeNet-5 (LeCun et al. 1998) as usually trained on 28x28 MNIST-like images: C6@5x5 pad 2,
   MaxPool 2, C16@5x5, MaxPool 2, FC 120, FC 84, FC 10, ReLU activations (the original's scaled tanh and
   subsampling layers with trainable weights are replaced, as in the seed papers' reference code).
+- ``lenet5_bn``: ``lenet5`` with a ``BatchNorm`` (fp32, RNE; ``bitsim.nn.norm``) after each convolution,
+  whose bias it replaces.
 - ``wage_cnn``: WAGE's MNIST net (Wu et al. 2018, section 4): 32C5-MP2-64C5-MP2-512FC-10, ReLU.
 """
 
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import bitsim.nn as nn
 
-NETS = ("mlp", "lenet5", "wage_cnn")
+NETS = ("mlp", "lenet5", "lenet5_bn", "wage_cnn")
 
 
 def _check_image(name: str, image_shape, need: int | None = None) -> tuple[int, int, int]:
@@ -44,6 +46,15 @@ def lenet5(image_shape=(1, 28, 28), n_classes: int = 10, bias: bool = True) -> l
             nn.Linear(84, n_classes, bias)]
 
 
+def lenet5_bn(image_shape=(1, 28, 28), n_classes: int = 10, bias: bool = True) -> list:
+    """``lenet5`` with BatchNorm after each convolution (convolutions without bias; module doc)."""
+    layers = lenet5(image_shape, n_classes, bias)
+    c = _check_image("lenet5_bn", image_shape, need=20)[0]
+    layers[0] = nn.Conv2d(c, 6, 5, padding=2, bias=False)
+    layers[3] = nn.Conv2d(6, 16, 5, bias=False)
+    return layers[:1] + [nn.BatchNorm(6)] + layers[1:4] + [nn.BatchNorm(16)] + layers[4:]
+
+
 def wage_cnn(image_shape=(1, 28, 28), n_classes: int = 10, bias: bool = True) -> list:
     """WAGE's 32C5-MP2-64C5-MP2-512FC-10 (valid convolutions), ReLU."""
     c, h, w = _check_image("wage_cnn", image_shape, need=20)
@@ -56,7 +67,8 @@ def wage_cnn(image_shape=(1, 28, 28), n_classes: int = 10, bias: bool = True) ->
 def build(name: str, image_shape, n_classes: int, recipe: str, seed: int, hidden=(256, 256)) -> nn.Sequential:
     """The net ``name`` as a ``Sequential`` under ``recipe`` with initial weights from ``seed`` (``hidden``:
     the mlp's widths). Layers have biases unless the recipe's ``training`` says ``"bias": False`` (WAGE)."""
-    makers = {"mlp": lambda s, c, b: mlp(s, c, hidden, b), "lenet5": lenet5, "wage_cnn": wage_cnn}
+    makers = {"mlp": lambda s, c, b: mlp(s, c, hidden, b), "lenet5": lenet5, "lenet5_bn": lenet5_bn,
+              "wage_cnn": wage_cnn}
     if name not in makers:
         raise ValueError(f"unknown net {name!r}; known: {', '.join(NETS)}")
     bias = bool(nn.get_recipe(recipe).training.get("bias", True))

@@ -84,10 +84,15 @@ def batch_order(n: int, seed: int, epoch: int) -> np.ndarray:
 
 
 def evaluate(model: nn.Sequential, x, y) -> float:
+    """Accuracy in evaluation mode (running statistics; nothing in the model changes)."""
     correct = 0
-    for start in range(0, len(y), EVAL_BATCH):
-        logits = model.forward(x[start:start + EVAL_BATCH], model.context())
-        correct += int((np.argmax(logits.values, axis=1) == y[start:start + EVAL_BATCH]).sum())
+    model.eval()
+    try:
+        for start in range(0, len(y), EVAL_BATCH):
+            logits = model.forward(x[start:start + EVAL_BATCH], model.context())
+            correct += int((np.argmax(logits.values, axis=1) == y[start:start + EVAL_BATCH]).sum())
+    finally:
+        model.train()
     return correct / max(len(y), 1)
 
 
@@ -102,19 +107,22 @@ def weight_digest(model: nn.Sequential) -> str:
 
 
 def save_checkpoint(path, config: TrainConfig, model: nn.Sequential, opt: nn.SGD, history: list) -> None:
-    arrays = {f"param/{k}": v for k, v in model.state_dict()["params"].items()}
+    state = model.state_dict()
+    arrays = {f"param/{k}": v for k, v in state["params"].items()}
+    arrays.update({f"buffer/{k}": v for k, v in state["buffers"].items()})
     arrays.update({f"velocity/{k}": v for k, v in opt.state_dict()["velocity"].items()})
     meta = {"config": dataclasses.asdict(config), "step": model.step, "seed": model.seed, "history": history}
     np.savez(path, meta=np.array(json.dumps(meta, sort_keys=True)), **arrays)
 
 
 def load_checkpoint(path):
-    """(config, arrays by prefix, step, history) of a checkpoint written by ``save_checkpoint``."""
+    """(config, {"params", "buffers", "velocity"} arrays, step, history) of a checkpoint written by
+    ``save_checkpoint``."""
     with np.load(path, allow_pickle=False) as f:
         meta = json.loads(str(f["meta"]))
-        params = {k[len("param/"):]: f[k] for k in f.files if k.startswith("param/")}
-        velocity = {k[len("velocity/"):]: f[k] for k in f.files if k.startswith("velocity/")}
-    return TrainConfig(**meta["config"]), params, velocity, meta["step"], meta["history"]
+        arrays = {kind: {k[len(prefix):]: f[k] for k in f.files if k.startswith(prefix)}
+                  for kind, prefix in (("params", "param/"), ("buffers", "buffer/"), ("velocity", "velocity/"))}
+    return TrainConfig(**meta["config"]), arrays, meta["step"], meta["history"]
 
 
 def _progress(epoch, done, total, loss, quiet):
@@ -133,20 +141,21 @@ def train(config: TrainConfig, *, data_path=None, checkpoint=None, resume=None, 
     """Run ``config`` (or resume the checkpoint ``resume``); returns {"history": per-epoch metrics,
     "digest": weight digest, "step": steps done}. ``checkpoint``: write one there after every epoch (and
     when stopping); ``stop_after``: stop after this many steps in all (for tests of resuming)."""
-    history, params, velocity, step = [], None, None, 0
+    history, arrays, step = [], None, 0
     if resume is not None:
-        config, params, velocity, step, history = load_checkpoint(resume)
+        config, arrays, step, history = load_checkpoint(resume)
     with use_backend(config.backend):
-        return _run(config, data_path, checkpoint, params, velocity, step, history, stop_after, quiet)
+        return _run(config, data_path, checkpoint, arrays, step, history, stop_after, quiet)
 
 
-def _run(config, data_path, checkpoint, params, velocity, step, history, stop_after, quiet):
+def _run(config, data_path, checkpoint, arrays, step, history, stop_after, quiet):
     x, y, xt, yt, shape, classes = load_data(config, data_path)
     model = build(config.net, shape, classes, config.recipe, config.seed, hidden=config.hidden)
     opt = model.recipe.optimizer(config.lr, config.momentum, config.weight_decay)
-    if params is not None:
-        model.load_state_dict({"params": params, "step": step, "seed": config.seed})
-        opt.load_state_dict({"velocity": velocity})
+    if arrays is not None:
+        model.load_state_dict({"params": arrays["params"], "buffers": arrays["buffers"], "step": step,
+                               "seed": config.seed})
+        opt.load_state_dict({"velocity": arrays["velocity"]})
     per_epoch = -(-len(y) // config.batch_size)
     while model.step < config.epochs * per_epoch:
         epoch, first = divmod(model.step, per_epoch)

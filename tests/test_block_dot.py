@@ -474,3 +474,26 @@ def test_bad_operands():
         block_matmul(A, B, unit, backend="gpu")
     with pytest.raises(ValueError, match="same shape"):
         block_dot(A, BlockTensor(A.codes[:2], A.scales[:2], (2, 64), A.format), unit)
+
+
+def test_fast_block_sums_path_is_taken_where_it_applies():
+    """The register-from-BLAS path (``bitsim.kernels.block_dot_fast``) serves the presets and a wrapping
+    narrow register, so the tests above hold it to the reference; registers that could raise or saturate
+    mid-block, or that the exact float64 sums cannot feed, take the generic kernel."""
+    from bitsim.accum.block_dot import _REGISTER_OVERFLOW
+    from bitsim.kernels.block_dot_fast import block_register_plan
+
+    def plan(unit):
+        frac, width = unit.register()
+        return block_register_plan(unit.a.element, unit.b.element, unit.block_length, frac, width,
+                                   _REGISTER_OVERFLOW[unit.inner.overflow])
+    for name in (*PRESETS, "bm8_fused_rdn", "int8_fp4_fp16"):
+        assert plan(ALL[name]) is not None, name
+    assert plan(ALL["e4m3_wide_register_fused"]) is None          # 2**100 register units: beyond int64
+    assert plan(ALL["e5m2_bf16_fused"]) is None                   # e5m2 products span 2**64 quanta
+    unit = bitsim.unit("bm6_kulisch")
+    frac = unit.register()[0]
+    need = int(Fraction(unit.a.element.max) * Fraction(unit.b.element.max) * unit.block_length * 2 ** frac
+               ).bit_length() + 1
+    assert plan(narrow(unit, need - 1, "wrap")) is not None
+    assert plan(narrow(unit, need - 1, "raise")) is None and plan(narrow(unit, need, "raise")) is not None

@@ -28,6 +28,7 @@ from bitsim.backend import choose, is_device_array
 from bitsim.blocks.spec import BlockFormat, BlockTensor
 from bitsim.core.accum import REG_OVF_RAISE, REG_OVF_SATURATE, REG_OVF_WRAP, ST_OFF_GRID, ST_OVERFLOW
 from bitsim.formats import FixedFormat, FloatFormat, format as as_format
+from bitsim.kernels.block_dot_fast import block_dot_sums_array, block_register_plan, block_sums
 from bitsim.rounding import DETERMINISTIC_MODES, mode_code
 
 MAX_REGISTER_BITS = 127
@@ -196,12 +197,20 @@ def _run(A: BlockTensor, SA, BT, SBT, rowwise: bool, c, unit: BlockDotUnit, n_ou
     flags = np.empty(n_out, dtype=np.uint8)
     status = np.zeros(n_out, dtype=np.uint8)
     u64 = lambda x: np.ascontiguousarray(x, dtype=np.uint64)     # noqa: E731  (one signature for all formats)
-    kernels.block_dot_array(
-        u64(A), u64(SA), u64(BT), u64(SBT), rowwise, unit.block_length, C, use_c, unit.a.element.params,
-        unit.b.element.params, unit.a.scale.params, unit.b.scale.params, unit.c.params, frac, width,
-        _REGISTER_OVERFLOW[unit.inner.overflow], unit.outer.fmt.params, mode_code(unit.outer.rounding),
-        mode_code(unit.convert_rounding), unit.block_add == "fused", unit.out.params, mode_code(unit.out_rounding),
-        code, flags, status)
+    L, overflow = unit.block_length, _REGISTER_OVERFLOW[unit.inner.overflow]
+    tail = (C, use_c, unit.a.element.params, unit.b.element.params, unit.a.scale.params, unit.b.scale.params,
+            unit.c.params, frac, width, overflow, unit.outer.fmt.params, mode_code(unit.outer.rounding),
+            mode_code(unit.convert_rounding), unit.block_add == "fused", unit.out.params, mode_code(unit.out_rounding),
+            code, flags, status)
+    plan = None if backend == "cuda" else block_register_plan(unit.a.element, unit.b.element, L, frac, width,
+                                                                 overflow)
+    if plan is None:
+        kernels.block_dot_array(u64(A), u64(SA), u64(BT), u64(SBT), rowwise, L, *tail)
+    else:
+        shift, ta, sa, tb, sb = plan
+        sums = block_sums(ta[A], tb[BT], L, rowwise)
+        block_dot_sums_array(u64(A), u64(SA), u64(BT), u64(SBT), rowwise, L, sums, shift, sa[A].any(axis=1),
+                             sb[BT].any(axis=1), *tail)
     if status.any():
         t = int(np.flatnonzero(status)[0])
         if status[t] == ST_OVERFLOW:

@@ -86,6 +86,17 @@ def register_add(hi, lo, sign, mhi, mlo, shift, width, overflow):
     return hi, lo, True
 
 
+
+def register_add_integer(hi, lo, total, shift, width, overflow, status):
+    """(hi, lo, status) after one addition of the signed int64 ``total`` * 2**shift register units under
+    the overflow rule; status becomes ST_OVERFLOW at the first overflow under REG_OVF_RAISE."""
+    negative = total < 0
+    magnitude = uint64(-total) if negative else uint64(total)
+    hi, lo, ovf = register_add(hi, lo, int64(negative), uint64(0), magnitude, shift, width, overflow)
+    if ovf and overflow == REG_OVF_RAISE and status == 0:
+        status = int64(ST_OVERFLOW)
+    return hi, lo, status
+
 def shr_exact_128(hi, lo, n):
     """(hi, lo) >> n and whether no set bit was shifted out, for n >= 1."""
     if n >= 128:

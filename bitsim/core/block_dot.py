@@ -96,15 +96,35 @@ def fused_block_add(s, p_acc, reg_hi, reg_lo, specials, frac, mode):
     return finish_sum(sign, sig, low + shift, sticky, p_acc, mode, uint64(0), int64(1), int64(0))
 
 
+def block_outer_step(s, reg_hi, reg_lo, specials, SA, SBT, i, j, kb, psa, psb, frac, p_acc, mode_acc, mode_conv,
+                     fused):
+    """Steps 2 and 3 of the module doc for block kb, whose register (frac fraction bits) holds (reg_hi,
+    reg_lo, specials): (new s, flags)."""
+    nan_a, xa = block_scale_exp(uint64(SA[i, kb]), psa)
+    nan_b, xb = block_scale_exp(uint64(SBT[j, kb]), psb)
+    if nan_a or nan_b:
+        specials |= SP_NAN
+    scaled_frac = frac - (xa + xb)                         # register * 2**(Xa + Xb) = register * 2**-scaled_frac
+    if fused != 0:
+        return fused_block_add(s, p_acc, reg_hi, reg_lo, specials, scaled_frac, mode_acc)
+    t, flags = register_result(reg_hi, reg_lo, specials, scaled_frac, p_acc, mode_conv)
+    s, f = add_codes(s, p_acc, t, p_acc, 0, p_acc, mode_acc, uint64(0), int64(1), int64(0))
+    return s, flags | f
+
+
+def block_dot_start(c, use_c, pc, p_acc, mode_acc):
+    """(s, flags): the outer accumulator's start, the addend c converted to ``p_acc`` or +0."""
+    if use_c:
+        return convert_one(c, pc, p_acc, mode_acc, uint64(0), int64(1), int64(0))
+    return uint64(0), int64(0)
+
+
 def block_dot_output(A, SA, BT, SBT, i, j, K, L, c, use_c, pa, pb, psa, psb, pc, frac, width, overflow, p_acc,
                      mode_acc, mode_conv, fused, po, mode_out):
     """(code, flags, status) of output (i, j): the steps of the module doc; ``status`` is the first
     register error (ST_OVERFLOW, ST_OFF_GRID) of any block, 0 if none."""
-    s = uint64(0)
-    flags = int64(0)
+    s, flags = block_dot_start(c, use_c, pc, p_acc, mode_acc)
     status = int64(0)
-    if use_c:
-        s, flags = convert_one(c, pc, p_acc, mode_acc, uint64(0), int64(1), int64(0))
     n_blocks = (K + L - 1) // L
     for kb in range(n_blocks):
         lo = kb * L
@@ -112,18 +132,8 @@ def block_dot_output(A, SA, BT, SBT, i, j, K, L, c, use_c, pa, pb, psa, psb, pc,
         reg_hi, reg_lo, specials, st = register_chain(A, BT, i, j, lo, hi, pa, pb, uint64(0), uint64(0), int64(0),
                                                       int64(0), frac, width, overflow)
         status = st if status == 0 else status
-        nan_a, xa = block_scale_exp(uint64(SA[i, kb]), psa)
-        nan_b, xb = block_scale_exp(uint64(SBT[j, kb]), psb)
-        if nan_a or nan_b:
-            specials |= SP_NAN
-        scaled_frac = frac - (xa + xb)                     # register * 2**(Xa + Xb) = register * 2**-scaled_frac
-        if fused != 0:
-            s, f = fused_block_add(s, p_acc, reg_hi, reg_lo, specials, scaled_frac, mode_acc)
-            flags |= f
-        else:
-            t, f = register_result(reg_hi, reg_lo, specials, scaled_frac, p_acc, mode_conv)
-            flags |= f
-            s, f = add_codes(s, p_acc, t, p_acc, 0, p_acc, mode_acc, uint64(0), int64(1), int64(0))
-            flags |= f
+        s, f = block_outer_step(s, reg_hi, reg_lo, specials, SA, SBT, i, j, kb, psa, psb, frac, p_acc, mode_acc,
+                                mode_conv, fused)
+        flags |= f
     code, f = convert_one(s, p_acc, po, mode_out, uint64(0), int64(1), int64(0))
     return code, flags | f, status

@@ -7,7 +7,7 @@ and scales arrive as uint64 so that one compiled signature serves every format.
 """
 
 import numba
-from numba import int64, prange, uint64
+from numba import prange, uint64
 
 from bitsim.core import build
 

@@ -7,7 +7,7 @@ Output element t pairs row ``i`` of A with row ``j`` of BT (B transposed): ``row
 
 import numba
 import numpy as np
-from numba import int64, prange, uint64
+from numba import prange, uint64
 
 from bitsim.core import build
 from bitsim.core.dot import STACK_DEPTH

@@ -16,7 +16,7 @@ import numba
 import numpy as np
 from numba import int64, prange
 
-from bitsim.core.params import RM_RDN, RM_RNA, RM_RNE, RM_RTO, RM_RTZ, RM_RUP, RM_SR
+from bitsim.core.params import RM_RDN, RM_RNA, RM_RNE, RM_RTZ, RM_RUP, RM_SR
 from bitsim.formats.spec import FixedFormat
 
 SMALLEST_NORMAL = 2.0 ** -1022

@@ -28,7 +28,6 @@ import numpy as np
 from numba import int64, prange, uint64
 
 from bitsim.core import build
-from bitsim.core.accum import REG_OVF_RAISE, ST_OVERFLOW
 from bitsim.formats import FloatFormat
 from bitsim.kernels.dot_cpu import generic_output
 
@@ -38,7 +37,7 @@ EXACT_FLOAT_BITS = 53      # integers below 2**53 are exact in float64, and so a
 _C = build("cpu")
 output_index = _C.output_index
 dot_init = _C.dot_init
-register_add = _C.register_add
+register_add_integer = _C.register_add_integer
 register_result = _C.register_result
 
 
@@ -120,11 +119,7 @@ def register_dot_array(A, BT, Ai, BTi, totals, rowwise, row_special, col_special
             for k in range(K):
                 total += Ai[i, k] * BTi[j, k]
         _, _, _, hi, lo, specials, st = state
-        negative = total < 0
-        magnitude = uint64(-total) if negative else uint64(total)
-        hi, lo, ovf = register_add(hi, lo, int64(negative), uint64(0), magnitude, shift, width, overflow)
-        if ovf and overflow == REG_OVF_RAISE and st == 0:
-            st = ST_OVERFLOW
+        hi, lo, st = register_add_integer(hi, lo, total, shift, width, overflow, st)
         out[t], flags[t] = register_result(hi, lo, specials, frac, po, mode_out)
         status[t] = st
 

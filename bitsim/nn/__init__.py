@@ -10,6 +10,7 @@ from bitsim.nn.gemm import GemmUnits
 from bitsim.nn.layers import Flatten, Layer, LayerQuant, Linear, Param, ReLU
 from bitsim.nn.losses import softmax_cross_entropy, sse
 from bitsim.nn.model import Sequential, train_step
+from bitsim.nn.norm import BatchNorm
 from bitsim.nn.optim import SGD
 from bitsim.nn.quant import Quantizer, ScaledQuantizer
 from bitsim.nn.recipes import RECIPES, LayerRecipe, Recipe, get as get_recipe, register as register_recipe
@@ -19,6 +20,6 @@ from bitsim.nn import blpa_recipes, wage_recipes  # noqa: F401  registers wage_2
 from bitsim.nn.block_recipes import BlockQTensor, BlockQuantizer, block_unit  # registers bm8 bm6 bm5 bm6_nodenorm mxfp8
 
 __all__ = ["QTensor", "Quantizer", "ScaledQuantizer", "GemmUnits", "LayerQuant", "Layer", "Param", "Linear",
-           "Conv2d", "ReLU", "Flatten", "MaxPool2d", "AvgPool2d", "softmax_cross_entropy", "sse", "SGD",
+           "Conv2d", "ReLU", "Flatten", "MaxPool2d", "AvgPool2d", "BatchNorm", "softmax_cross_entropy", "sse", "SGD",
            "Sequential", "train_step", "Recipe", "LayerRecipe", "RECIPES", "get_recipe", "register_recipe",
            "Context", "TraceEntry"]

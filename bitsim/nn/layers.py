@@ -64,12 +64,21 @@ class Param:
 
 
 class Layer:
-    """Base class: ``forward(x, ctx)`` and ``backward(dy, ctx, need_dx=True)`` on QTensors."""
+    """Base class: ``forward(x, ctx)`` and ``backward(dy, ctx, need_dx=True)`` on QTensors. ``training``
+    (set by ``Sequential.train`` / ``eval``) matters to layers with running state (``BatchNorm``)."""
 
     name = ""
+    training = True
 
     def parameters(self) -> list:
         return []
+
+    def buffers(self) -> dict:
+        """{key: QTensor} of non-trainable state kept in checkpoints (running statistics)."""
+        return {}
+
+    def load_buffer(self, key: str, codes: np.ndarray) -> None:
+        raise KeyError(f"{self.name}: no buffer {key!r}")
 
     def build(self, name: str, spec, master_quant, rng) -> None:
         """Give the layer its name (and, for GEMM layers, units, quantisers and initial weights)."""

@@ -59,6 +59,19 @@ class Sequential:
     def parameters(self) -> list:
         return [p for layer in self.layers for p in layer.parameters()]
 
+    def buffers(self) -> dict:
+        """{key: QTensor}: every layer's running state (``BatchNorm`` statistics)."""
+        return {k: v for layer in self.layers for k, v in layer.buffers().items()}
+
+    def train(self, mode: bool = True) -> "Sequential":
+        """Training mode (batch statistics, running state updated) or, with mode False, evaluation mode."""
+        for layer in self.layers:
+            layer.training = bool(mode)
+        return self
+
+    def eval(self) -> "Sequential":
+        return self.train(False)
+
     def forward(self, x, ctx) -> QTensor:
         """x: a float array (rounded by the input quantiser, trace ``input/forward/quant``) or a QTensor."""
         if not isinstance(x, QTensor):
@@ -78,9 +91,11 @@ class Sequential:
             dy = self.layers[i].backward(dy, ctx, need_dx=i > 0)
 
     def state_dict(self) -> dict:
-        """{"step", "seed", "recipe", "params": {name: master codes}}: a bit-exact checkpoint."""
+        """{"step", "seed", "recipe", "params": {name: master codes}, "buffers": {key: codes}}: a bit-exact
+        checkpoint."""
         return {"step": self.step, "seed": self.seed, "recipe": self.recipe.name,
-                "params": {p.name: p.value.codes.copy() for p in self.parameters()}}
+                "params": {p.name: p.value.codes.copy() for p in self.parameters()},
+                "buffers": {k: v.codes.copy() for k, v in self.buffers().items()}}
 
     def load_state_dict(self, state: dict) -> None:
         params = {p.name: p for p in self.parameters()}
@@ -95,8 +110,20 @@ class Sequential:
             if codes.dtype != p.value.codes.dtype:
                 raise TypeError(f"load_state_dict: {name} has dtype {codes.dtype}; codes of {p.value.fmt} "
                                 f"are {p.value.codes.dtype}")
+        buffers = self.buffers()
+        got_buffers = state.get("buffers", {})
+        if not isinstance(got_buffers, dict) or set(got_buffers) != set(buffers):
+            raise ValueError(f"load_state_dict: state['buffers'] must hold exactly {sorted(buffers)}; got "
+                             f"{sorted(got_buffers) if isinstance(got_buffers, dict) else got_buffers!r}")
+        for key, codes in got_buffers.items():
+            if np.shape(codes) != buffers[key].shape:
+                raise ValueError(f"load_state_dict: {key} has shape {np.shape(codes)}; the model's is "
+                                 f"{buffers[key].shape}")
         for name, codes in got.items():
             params[name].value = QTensor(np.array(codes, copy=True), params[name].value.fmt)
+        owners = {k: layer for layer in self.layers for k in layer.buffers()}
+        for key, codes in got_buffers.items():
+            owners[key].load_buffer(key, np.asarray(codes).astype(buffers[key].codes.dtype))
         self.step = int(state.get("step", 0))
         self.seed = int(state.get("seed", self.seed))
 
