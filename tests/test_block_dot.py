@@ -497,3 +497,47 @@ def test_fast_block_sums_path_is_taken_where_it_applies():
                ).bit_length() + 1
     assert plan(narrow(unit, need - 1, "wrap")) is not None
     assert plan(narrow(unit, need - 1, "raise")) is None and plan(narrow(unit, need, "raise")) is not None
+
+
+def block_flags_by_ops(unit, A, B, C, i, j):
+    """(code, flags) of output (i, j) stepped by hand through ``bitsim.ops``: each block's exact value
+    (products and scales as rationals, then an exact fp64 code) converted and added, or added fused."""
+    fp64, outer = F["fp64"], unit.outer
+    L, K = unit.block_length, A.shape[1]
+    a, b = values_of(A.codes[i], unit.a.element), values_of(B.codes[:, j], unit.b.element)
+    xa, xb = values_of(A.scales[i], unit.a.scale), values_of(B.scales[:, j], unit.b.scale)
+    s, flags = bitsim.ops.convert(np.array([C[i, j]], unit.c.code_dtype), unit.c, outer.fmt, outer.rounding)
+    flags = int(flags[0])
+    for kb in range(-(-K // L)):
+        exact = sum(Fraction(float(a[k])) * Fraction(float(b[k])) for k in range(kb * L, min(K, (kb + 1) * L)))
+        exact *= Fraction(float(xa[kb])) * Fraction(float(xb[kb]))
+        assert Fraction(float(exact)) == exact                      # the block value is an fp64 number
+        v = np.array([float(exact)]).view(np.uint64)
+        if unit.block_add == "fused":
+            s, f = bitsim.ops.add(s, v, outer.fmt, outer.rounding, in_formats=(outer.fmt, fp64))
+        else:
+            t, f0 = bitsim.ops.convert(v, fp64, outer.fmt, unit.convert_rounding)
+            s, f = bitsim.ops.add(s, t, outer.fmt, outer.rounding)
+            flags |= int(f0[0])
+        flags |= int(f[0])
+    code, f = bitsim.ops.convert(s, outer.fmt, unit.out, unit.out_rounding)
+    return int(code[0]), flags | int(f[0])
+
+
+@pytest.mark.parametrize("name", ["bm8_kulisch", "mxfp8_fp32", "bm8_fused_rdn", "int8_fp4_fp16"])
+def test_block_matmul_flags_match_ops_by_hand(name):
+    """block_matmul(..., return_flags=True): the OR over every rounding of the output, against the same
+    roundings stepped through bitsim.ops; scales near the top of the range make some outputs overflow."""
+    unit = ALL[name]
+    rng = np.random.default_rng(17)
+    K = 2 * unit.block_length + 5
+    a, ax, b, bx = random_case(unit, K, rng, x_range=12)
+    ax[0] = unit.a.scale.emax                                    # row 0: the largest scales
+    A, B = tensors(unit, a, ax, b, bx)
+    C = bitsim.encode(rng.standard_normal((M, N)), unit.c)
+    D, flags = block_matmul(A, B, unit, C, return_flags=True)
+    np.testing.assert_array_equal(D, block_matmul(A, B, unit, C))
+    for i in range(M):
+        for j in range(N):
+            assert (int(D[i, j]), int(flags[i, j])) == block_flags_by_ops(unit, A, B, C, i, j), (i, j)
+    assert (flags & 1).any() and len(set(flags.reshape(-1).tolist())) > 1

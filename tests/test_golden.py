@@ -130,7 +130,13 @@ def test_gemm_sets_record_the_flags_of_every_output():
                              cs.fields["C"].astype(np.uint16), return_flags=True)
     assert np.array_equal(cs.fields["D"], D) and np.array_equal(cs.fields["flags"], flags)
     assert flags.any() and int(flags.max()) < 32                 # interesting edges round, some overflow
-    assert "flags" not in block_gemm_set("b", "mxfp8_fp32", 2, 64, 2, seed=4).fields   # block units: codes only
+    bs = block_gemm_set("b", "mxfp8_fp32", 2, 64, 2, seed=4)
+    unit = bitsim.unit("mxfp8_fp32")
+    A, B = (bitsim.BlockTensor(bs.fields[f"{n}.codes"].astype(f.element.code_dtype),
+                               bs.fields[f"{n}.scales"].astype(f.scale.code_dtype), bs.fields[f"{n}.codes"].shape, f)
+            for n, f in (("A", unit.a), ("B", unit.b)))
+    D, flags = bitsim.matmul(A, B, unit, bs.fields["C"].astype(unit.c.code_dtype), return_flags=True)
+    assert np.array_equal(bs.fields["D"], D) and np.array_equal(bs.fields["flags"], flags)
 
 
 def test_generation_is_deterministic(tmp_path):

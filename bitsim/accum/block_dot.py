@@ -185,7 +185,8 @@ def _addend(c, fmt, shape, name):
     return arr.reshape(-1).astype(np.uint64)
 
 
-def _run(A: BlockTensor, SA, BT, SBT, rowwise: bool, c, unit: BlockDotUnit, n_out: int, backend: str) -> np.ndarray:
+def _run(A: BlockTensor, SA, BT, SBT, rowwise: bool, c, unit: BlockDotUnit, n_out: int, backend: str):
+    """(codes of ``unit.out``, flags): every output of the unit on ``backend``."""
     if backend == "cuda":
         from bitsim.kernels import cuda_run as kernels
     else:
@@ -218,7 +219,7 @@ def _run(A: BlockTensor, SA, BT, SBT, rowwise: bool, c, unit: BlockDotUnit, n_ou
         if status[t] == ST_OFF_GRID:
             raise ValueError(f"output {t}: a product is not a multiple of the register's quantum 2**-{frac}; give "
                              "KulischAcc a larger frac_bits")
-    return code.astype(unit.out.code_dtype)
+    return code.astype(unit.out.code_dtype), flags
 
 
 def _resolve(unit):
@@ -231,10 +232,13 @@ def _resolve(unit):
     return unit
 
 
-def block_matmul(A: BlockTensor, B: BlockTensor, unit, C=None, *, backend=None) -> np.ndarray:
+def block_matmul(A: BlockTensor, B: BlockTensor, unit, C=None, *, return_flags=False, backend=None):
     """D = C + A @ B through a BlockDotUnit: A (M, K) blocked along axis 1, B (K, N) blocked along axis 0,
-    C (M, N) codes of ``unit.c``; returns (M, N) codes of ``unit.out``. ``backend``: "cpu" | "cuda" | None
-    (``bitsim.backend``; the BlockTensors are host arrays, copied to the GPU for "cuda")."""
+    C (M, N) codes of ``unit.c``; returns (M, N) codes of ``unit.out``. ``return_flags``: also (M, N) uint8
+    flags, the OR over every rounding of the output (the addend's conversion, each block's conversion and
+    addition, or its fused addition, and the conversion to ``unit.out``; 1 inexact, 2 underflow, 4 overflow,
+    8 infinite, 16 invalid). ``backend``: "cpu" | "cuda" | None (``bitsim.backend``; the BlockTensors are
+    host arrays, copied to the GPU for "cuda")."""
     unit = _resolve(unit)
     backend = choose(backend)
     A = _operand(A, unit.a, 1, "A")
@@ -243,13 +247,14 @@ def block_matmul(A: BlockTensor, B: BlockTensor, unit, C=None, *, backend=None) 
         raise ValueError(f"block_matmul: A is {A.shape} and B is {B.shape}; A's columns must equal B's rows")
     M, N = A.shape[0], B.shape[1]
     c = None if C is None else _addend(C, unit.c, (M, N), "C")
-    out = _run(A.codes, A.scales, B.codes.T, B.scales.T, False, c, unit, M * N, backend)
-    return out.reshape(M, N)
+    out, flags = _run(A.codes, A.scales, B.codes.T, B.scales.T, False, c, unit, M * N, backend)
+    return (out.reshape(M, N), flags.reshape(M, N)) if return_flags else out.reshape(M, N)
 
 
-def block_dot(A: BlockTensor, B: BlockTensor, unit, c=None, *, backend=None) -> np.ndarray:
+def block_dot(A: BlockTensor, B: BlockTensor, unit, c=None, *, return_flags=False, backend=None):
     """Row-wise d[i] = c[i] + sum_k A[i, k] * B[i, k] through a BlockDotUnit: A and B (n, K), both blocked
-    along axis 1 (B's format is ``unit.b`` with ``axis=1``); c (n,) codes of ``unit.c``."""
+    along axis 1 (B's format is ``unit.b`` with ``axis=1``); c (n,) codes of ``unit.c``. ``return_flags``
+    as for ``block_matmul``."""
     unit = _resolve(unit)
     backend = choose(backend)
     A = _operand(A, unit.a, 1, "A")
@@ -257,7 +262,8 @@ def block_dot(A: BlockTensor, B: BlockTensor, unit, c=None, *, backend=None) -> 
     if A.shape != B.shape:
         raise ValueError(f"block_dot: A and B must have the same shape (n, K); got {A.shape} and {B.shape}")
     c = None if c is None else _addend(c, unit.c, (A.shape[0],), "c")
-    return _run(A.codes, A.scales, B.codes, B.scales, True, c, unit, A.shape[0], backend)
+    out, flags = _run(A.codes, A.scales, B.codes, B.scales, True, c, unit, A.shape[0], backend)
+    return (out, flags) if return_flags else out
 
 
 # ---------------------------------------------------------------- presets

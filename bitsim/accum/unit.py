@@ -297,10 +297,10 @@ def matmul(A, B, unit, C=None, *, return_flags=False, backend=None):
     the order of every output's products is the same). ``return_flags`` as for ``dot`` ((M, N) flags).
     A ``BlockDotUnit`` takes BlockTensors (``bitsim.accum.block_dot.block_matmul``)."""
     unit = _resolve(unit)
-    if isinstance(unit, (BlockDotUnit, TensorCoreUnit)):
+    if isinstance(unit, TensorCoreUnit):
         _no_flags(unit, return_flags)
     if isinstance(unit, BlockDotUnit):
-        return block_matmul(A, B, unit, C, backend=backend)
+        return block_matmul(A, B, unit, C, return_flags=return_flags, backend=backend)
     backend = choose(backend, A, B, C)
     fa = unit.fmt_in if isinstance(unit, TensorCoreUnit) else unit.a
     fb = unit.fmt_in if isinstance(unit, TensorCoreUnit) else unit.b
@@ -324,7 +324,7 @@ def matmul(A, B, unit, C=None, *, return_flags=False, backend=None):
 
 def _no_flags(unit, return_flags):
     if return_flags:
-        raise ValueError(f"return_flags: flags are modelled for DotUnits only; {type(unit).__name__} "
+        raise ValueError(f"return_flags: flags are modelled for DotUnits and BlockDotUnits; {type(unit).__name__} "
                          f"{getattr(unit, 'name', '')} gives codes")
 
 

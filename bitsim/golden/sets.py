@@ -13,8 +13,8 @@ kind            inputs                                                outputs
 ``gemm``        ``A`` (M, K), ``B`` (K, N), ``C`` (M, N) codes of     ``D`` (M, N) codes of ``unit.out``,
                 the DotUnit's a, b, c formats                         ``flags`` (M, N): the OR over every
                                                                       rounding of the output (DotUnits)
-``block_gemm``  ``A.codes``, ``A.scales``, ``B.codes``, ``B.scales``  ``D`` (M, N) codes of ``unit.out``
-                (BlockTensors of the BlockDotUnit's a and b), ``C``
+``block_gemm``  ``A.codes``, ``A.scales``, ``B.codes``, ``B.scales``  ``D`` (M, N) codes of ``unit.out``,
+                (BlockTensors of the BlockDotUnit's a and b), ``C``   ``flags`` (M, N), as for ``gemm``
 ``block_encode``  ``x`` (float32 codes, 2-D)                          ``codes``, ``scales`` of ``format``
 ``train_step``  ``x`` (fp64 inputs), ``labels``, ``<param>.init``     every trace entry of one SGD step
                 (master weight codes)                                 (``bitsim.golden.trace``)
@@ -67,9 +67,9 @@ class CaseSet:
 
 
 def has_flags(params: dict) -> bool:
-    """Whether a gemm set records per-output flags: its unit is a DotUnit (``bitsim.matmul(...,
-    return_flags=True)``; tensor-core and block units give codes only)."""
-    return params.get("unit", {}).get("type") == "DotUnit"
+    """Whether a gemm or block_gemm set records per-output flags: its unit is a DotUnit or a BlockDotUnit
+    (``return_flags=True``; tensor-core units give codes only)."""
+    return params.get("unit", {}).get("type") in ("DotUnit", "BlockDotUnit")
 
 
 def input_names(kind: str, params: dict) -> list[str]:
@@ -83,11 +83,11 @@ def input_names(kind: str, params: dict) -> list[str]:
 
 
 def output_names(kind: str, params: dict) -> list[str]:
-    if kind == "gemm":
+    if kind in ("gemm", "block_gemm"):
         return ["D", "flags"] if has_flags(params) else ["D"]
     if kind == "train_step":
         return trace.output_names(params)
-    return {"op": ["result", "flags"], "block_gemm": ["D"], "block_encode": ["codes", "scales"]}[kind]
+    return {"op": ["result", "flags"], "block_encode": ["codes", "scales"]}[kind]
 
 
 def field_formats(kind: str, params: dict) -> dict:
@@ -105,7 +105,7 @@ def field_formats(kind: str, params: dict) -> dict:
     if kind == "block_gemm":
         u = from_json(params["unit"], "unit")
         return {"A.codes": u.a.element, "A.scales": u.a.scale, "B.codes": u.b.element, "B.scales": u.b.scale,
-                "C": u.c, "D": u.out}
+                "C": u.c, "D": u.out, "flags": None}
     f = from_json(params["format"], "format")
     return {"x": from_json(params["source"], "source"), "codes": f.element, "scales": f.scale}
 
@@ -160,7 +160,8 @@ def _block_gemm_outputs(params: dict, fields: dict) -> dict:
     u = from_json(params["unit"], "unit")
     A, B = _block_tensor(fields, "A", u.a), _block_tensor(fields, "B", u.b)
     C = np.asarray(fields["C"], np.uint64).astype(u.c.code_dtype)
-    return {"D": matmul(A, B, u, C).astype(np.uint64)}
+    D, flags = matmul(A, B, u, C, return_flags=True)
+    return {"D": D.astype(np.uint64), "flags": flags.astype(np.uint64)}
 
 
 def _float32(fields: dict) -> np.ndarray:
