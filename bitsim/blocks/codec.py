@@ -86,9 +86,10 @@ def encode(x, fmt: BlockFormat, rounding: str | None = None, *, sr_bits=None, se
     return BlockTensor(codes.reshape(layout.shape), scales.reshape(layout.scale_shape), layout.shape, fmt)
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=256)
 def _runs(tiling, shape):
-    """The block runs of (tiling, shape), cached: training loops encode the same shapes again and again."""
+    """The block runs of (tiling, shape), cached: training loops encode the same shapes again and again (a
+    LeNet-5 step alone encodes a few dozen (tiling, shape) pairs)."""
     return tiling.layout(shape).runs()
 
 
