@@ -40,6 +40,10 @@ def add_parser(sub) -> None:
     r.add_argument("--epochs", type=int, default=4)
     r.add_argument("--data", default="digits", choices=list(DATASETS))
     r.add_argument("--hidden", default="128", help="the mlp's hidden widths, comma-separated")
+    r.add_argument("--net", default="mlp", choices=NETS)
+    r.add_argument("--n-train", type=int, help="use only the first N training images")
+    r.add_argument("--n-test", type=int, help="evaluate on the first N test images only")
+    r.add_argument("--no-ablations", action="store_true", help="the recipe table only")
     r.add_argument("--recipes", help="comma-separated recipe names (default: every registered recipe)")
     r.add_argument("--out", default="docs/reproduction.md")
     r.set_defaults(run=cmd_reproduce)
@@ -70,8 +74,10 @@ def cmd_train(args) -> int:
 
 def cmd_reproduce(args) -> int:
     from nets.reproduce import Setting, reproduce
-    setting = Setting(data=args.data, epochs=args.epochs, hidden=tuple(int(h) for h in args.hidden.split(",")))
-    rows = reproduce(setting, out=args.out, recipes=args.recipes.split(",") if args.recipes else None)
+    setting = Setting(data=args.data, net=args.net, epochs=args.epochs, n_train=args.n_train, n_test=args.n_test,
+                      hidden=tuple(int(h) for h in args.hidden.split(",")))
+    rows = reproduce(setting, out=args.out, recipes=args.recipes.split(",") if args.recipes else None,
+                     with_ablations=not args.no_ablations)
     for row in rows:
         print(f"{row['recipe']:<20} {100 * row['accuracy']:5.1f} %  {row['digest'][:12]}  {row['seconds']:.0f} s")
     print(f"wrote {args.out}")

@@ -48,9 +48,10 @@ CLAIMS = {
 
 @dataclass(frozen=True)
 class Setting:
-    """The task every recipe runs: data, net (mlp widths), epochs and SGD hyperparameters."""
+    """The task every recipe runs: data, net (and the mlp's widths), epochs and SGD hyperparameters."""
 
     data: str = "digits"
+    net: str = "mlp"
     hidden: tuple = (128,)
     epochs: int = 4
     batch_size: int = 32
@@ -61,7 +62,7 @@ class Setting:
     n_test: int | None = None
 
     def config(self, recipe: str, **overrides) -> TrainConfig:
-        fields = dict(net="mlp", recipe=recipe, data=self.data, epochs=self.epochs, batch_size=self.batch_size,
+        fields = dict(net=self.net, recipe=recipe, data=self.data, epochs=self.epochs, batch_size=self.batch_size,
                       lr=self.lr, momentum=self.momentum, seed=self.seed, n_train=self.n_train, n_test=self.n_test,
                       hidden=self.hidden)
         fields.update(recipe_defaults(recipe))
@@ -122,7 +123,7 @@ def render(setting: Setting, long_dots: Setting, table: list[dict], extra: list)
     lines = ["# Reproduction: every recipe on one small real task", "",
              "Written by `bitsim reproduce` (nets/reproduce.py); regenerate rather than edit. Every run is "
              "bit-exact: rerunning gives the same accuracies and weight digests.", "",
-             f"Task: MLP {'-'.join(['in', *map(str, setting.hidden), 'classes'])} on `{setting.data}`, "
+             f"Task: {_net_label(setting)} on `{setting.data}` ({_sizes(setting)}), "
              f"{setting.epochs} epochs, batch {setting.batch_size}, SGD lr {setting.lr} momentum {setting.momentum}, "
              f"seed {setting.seed} (a recipe may prescribe its own loss and momentum). This is far from the "
              "papers' settings (CIFAR / ImageNet, ResNets, 100+ epochs): the claim column is what each paper "
@@ -133,23 +134,40 @@ def render(setting: Setting, long_dots: Setting, table: list[dict], extra: list)
         delta = "-" if base is None else f"{100 * (r['accuracy'] - base):+.1f} pt"
         lines.append(f"| `{r['recipe']}` | {100 * r['accuracy']:.1f} % | {delta} | {r['loss']:.4f} | "
                      f"`{r['digest'][:12]}` | {CLAIMS.get(r['recipe'], '-')} |")
-    lines += ["", "## Ablations", ""]
+    if extra:
+        lines += ["", "## Ablations", ""]
     for title, runs in extra:
         lines += [f"### {title}", "", "| recipe | data | test accuracy | final training loss |", "|---|---|---:|---:|"]
         lines += [f"| `{r['recipe']}` | {r['data']} | {100 * r['accuracy']:.1f} % | {r['loss']:.4f} |" for r in runs]
         lines.append("")
-    lines += [f"Long-dot-product task of the Wang chunking ablation: MLP 784-{'-'.join(map(str, long_dots.hidden))}-10 "
-              f"on `{long_dots.data}` ({long_dots.n_train or 'all'} training images, {long_dots.epochs} epochs).", ""]
-    return "\n".join(lines)
+    if extra:
+        lines += [f"Long-dot-product task of the Wang chunking ablation: MLP 784-"
+                  f"{'-'.join(map(str, long_dots.hidden))}-10 on `{long_dots.data}` ({long_dots.n_train or 'all'} "
+                  f"training images, {long_dots.epochs} epochs).", ""]
+    return "\n".join(lines + [""])
+
+
+def _net_label(setting: Setting) -> str:
+    if setting.net == "mlp":
+        return f"MLP {'-'.join(['in', *map(str, setting.hidden), 'classes'])}"
+    return {"lenet5": "LeNet-5", "lenet5_bn": "LeNet-5 with BatchNorm", "wage_cnn": "WAGE's CNN"}.get(setting.net,
+                                                                                                   setting.net)
+
+
+def _sizes(setting: Setting) -> str:
+    train = "all" if setting.n_train is None else f"the first {setting.n_train:,}"
+    test = "all" if setting.n_test is None else f"the first {setting.n_test:,}"
+    return f"{train} training and {test} test images"
 
 
 def reproduce(setting: Setting = Setting(), long_dots: Setting | None = None, out="docs/reproduction.md",
-              recipes=None) -> list[dict]:
-    """Run every recipe (or ``recipes``) and the ablations; write ``out``; return the table rows."""
+              recipes=None, with_ablations: bool = True) -> list[dict]:
+    """Run every recipe (or ``recipes``) and, unless ``with_ablations`` is False, the ablations; write
+    ``out``; return the table rows."""
     long_dots = long_dots or Setting(data="mnist-5k", hidden=(32,), epochs=2, n_train=2000, n_test=500)
     names = recipes or [r for r in nn.RECIPES if not r.startswith("wang_fp8_") and not _is_sweep(r)]
     table = [_run(setting.config(r)) for r in names]
-    extra = ablations(setting, long_dots)
+    extra = ablations(setting, long_dots) if with_ablations else []
     with open(out, "w") as fh:
         fh.write(render(setting, long_dots, table, extra))
     return table
