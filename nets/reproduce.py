@@ -124,7 +124,7 @@ def render(setting: Setting, long_dots: Setting, table: list[dict], extra: list)
              "Written by `bitsim reproduce` (nets/reproduce.py); regenerate rather than edit. Every run is "
              "bit-exact: rerunning gives the same accuracies and weight digests.", "",
              f"Task: {_net_label(setting)} on `{setting.data}` ({_sizes(setting)}), "
-             f"{setting.epochs} epochs, batch {setting.batch_size}, SGD lr {setting.lr} momentum {setting.momentum}, "
+             f"{setting.epochs} epoch{'s' if setting.epochs != 1 else ''}, batch {setting.batch_size}, SGD lr {setting.lr} momentum {setting.momentum}, "
              f"seed {setting.seed} (a recipe may prescribe its own loss and momentum). This is far from the "
              "papers' settings (CIFAR / ImageNet, ResNets, 100+ epochs): the claim column is what each paper "
              "reports for its own setting, not a target for this table.", "",
