@@ -62,12 +62,10 @@ class Setting:
     n_test: int | None = None
 
     def config(self, recipe: str, **overrides) -> TrainConfig:
-        fields = dict(net=self.net, recipe=recipe, data=self.data, epochs=self.epochs, batch_size=self.batch_size,
-                      lr=self.lr, momentum=self.momentum, seed=self.seed, n_train=self.n_train, n_test=self.n_test,
-                      hidden=self.hidden)
-        fields.update(recipe_defaults(recipe))
-        fields.update(overrides)
-        return TrainConfig(**fields)
+        """The TrainConfig of ``recipe`` in this setting (every field here is a TrainConfig field), with the
+        recipe's own training settings, then ``overrides``, on top."""
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return TrainConfig(**{**fields, "recipe": recipe, **recipe_defaults(recipe), **overrides})
 
 
 def wang_variant(name: str, *, chunked: bool = True, update_rounding: str = "sr") -> str:

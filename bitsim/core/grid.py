@@ -54,23 +54,18 @@ def zero_sign_rule(s0, s0_neg, mode):
     return usual, s0 == 0 and s0_neg != usual
 
 
-def zero_terms_agree(A, BT, ta, na, tb, nb, i, j, lo, hi, sign):
-    """Whether every product k in lo .. hi-1 of rows A[i] and BT[j] (codes; ta/tb values and na/nb signs
-    per code) is a zero of sign ``sign``."""
-    for k in range(lo, hi):
+def grid_zero_sign(A, BT, ta, na, tb, nb, i, j, K, s0, s0_neg, mode):
+    """The sign of an exact-zero end of output (i, j)'s chain (``zero_sign_rule``): rows A[i] and BT[j] are
+    codes, ta/tb their values and na/nb their signs per code."""
+    usual, undecided = zero_sign_rule(s0, s0_neg, mode)
+    if not undecided:
+        return usual
+    for k in range(K):
         a = A[i, k]
         b = BT[j, k]
-        if ta[a] * tb[b] != 0 or int64(na[a] ^ nb[b]) != sign:
-            return False
-    return True
-
-
-def grid_zero_sign(A, BT, ta, na, tb, nb, i, j, K, s0, s0_neg, mode):
-    """The sign of an exact-zero end of output (i, j)'s chain (``zero_sign_rule``)."""
-    usual, undecided = zero_sign_rule(s0, s0_neg, mode)
-    if undecided and zero_terms_agree(A, BT, ta, na, tb, nb, i, j, 0, K, int64(1) - usual):
-        return int64(1) - usual
-    return usual
+        if ta[a] * tb[b] != 0 or int64(na[a] ^ nb[b]) == usual:
+            return usual
+    return int64(1) - usual
 
 
 def grid_finish(s, s_neg, f, final, p_acc, q, po, mode_out):

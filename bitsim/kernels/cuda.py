@@ -173,6 +173,18 @@ def stage_codes(A, B, i, j, k0, a_codes, b_codes):
     b_codes[tx, ty] = uint64(B[kb, j]) if (j < B.shape[1] and kb < B.shape[0]) else uint64(0)
 
 
+@cuda.jit(device=True)
+def tile_value(X, r, c, table, special, bad, slot):
+    """table[X[r, c]] (a zero of the table's type outside X); marks bad[slot] when the code is special."""
+    v = table[0] - table[0]
+    if r < X.shape[0] and c < X.shape[1]:
+        code = X[r, c]
+        v = table[code]
+        if special[code]:
+            bad[slot] = 1
+    return v
+
+
 ST_REDO = 255        # float_acc_gemm_kernel's mark: the generic kernel computes this output instead
 
 
@@ -254,22 +266,8 @@ def float_acc_gemm_kernel(A, B, ta, sa, tb, sb, acc_values, acc_special, C, use_
     keep = int64(man) + 1
     cuda.syncthreads()
     for k0 in range(0, K, TILE):
-        ka = k0 + tx
-        kb = k0 + ty
-        va = ta[0] - ta[0]                              # a zero of the table's type (int32 or int64)
-        if i < M and ka < K:
-            code = A[i, ka]
-            va = ta[code]
-            if sa[code]:
-                row_bad[ty] = 1
-        a_tile[ty, tx] = va
-        vb = tb[0] - tb[0]
-        if j < N and kb < K:
-            code = B[kb, j]
-            vb = tb[code]
-            if sb[code]:
-                col_bad[tx] = 1
-        b_tile[ty, tx] = vb
+        a_tile[ty, tx] = tile_value(A, i, k0 + tx, ta, sa, row_bad, ty)
+        b_tile[ty, tx] = tile_value(B, k0 + ty, j, tb, sb, col_bad, tx)
         cuda.syncthreads()
         if live:
             for kk in range(min(TILE, K - k0)):

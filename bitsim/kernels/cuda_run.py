@@ -33,7 +33,12 @@ def _launch(kernel, config, args, n_outputs: int):
     """kernel[config](*args) with host arrays staged on the GPU; the last ``n_outputs`` args are outputs."""
     dev = [_on_device(a) for a in args]
     kernel[config](*dev)
-    for host, d in zip(args[-n_outputs:], dev[-n_outputs:]):
+    _copy_back(args[-n_outputs:], dev[-n_outputs:])
+
+
+def _copy_back(hosts, devs) -> None:
+    """Copy each staged output back into its host (NumPy) array; device arrays were written in place."""
+    for host, d in zip(hosts, devs):
         if isinstance(host, np.ndarray) and host.size:
             d.copy_to_host(host)
 
@@ -143,9 +148,7 @@ def float_acc_gemm(A, B, grid, C, use_c, args, out, flags, status):
                                     po, mode_out, q, q_low, man, max_units, d_out, d_flags, d_status)
     if device_max(d_status) == G.ST_REDO:
         G.gemm_kernel[config](dA, dB, dC, use_c, *args, d_status, d_out, d_flags, d_status)
-    for host, d in zip((out, flags, status), dev[3:]):
-        if isinstance(host, np.ndarray) and host.size:
-            d.copy_to_host(host)
+    _copy_back((out, flags, status), dev[3:])
 
 
 def block_dot_array(A, SA, BT, SBT, rowwise, L, C, use_c, pa, pb, psa, psb, pc, frac, width, overflow, p_acc, mode_acc,

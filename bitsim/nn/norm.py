@@ -85,6 +85,10 @@ class BatchNorm(Layer):
     def _const(self, values) -> np.ndarray:
         return encode(np.asarray(values, dtype=np.float64), self.fmt, "rne")
 
+    def _fill(self, code, shape) -> np.ndarray:
+        """An array of ``shape`` holding one code (a 1-element code array) everywhere."""
+        return np.full(shape, code[0], dtype=code.dtype)
+
     def _exact_count(self, m: int) -> np.ndarray:
         code, flags = encode(np.array([float(m)]), self.fmt, "rne", return_flags=True)
         if flags[0]:
@@ -113,8 +117,8 @@ class BatchNorm(Layer):
 
     def _inv_std(self, var) -> np.ndarray:
         eps = self._const([self.eps])
-        root = self._op("sqrt", self._op("add", var, np.broadcast_to(eps, var.shape).copy()))
-        return self._op("div", np.broadcast_to(self._const([1.0]), root.shape).copy(), root)
+        root = self._op("sqrt", self._op("add", var, self._fill(eps, var.shape)))
+        return self._op("div", self._fill(self._const([1.0]), root.shape), root)
 
     # --- dataflow
     def _check(self, x: QTensor, what: str):
@@ -136,12 +140,12 @@ class BatchNorm(Layer):
             if m < 2:
                 raise ValueError(f"{self.name}: training needs at least 2 values per channel; got {m}")
             m_code = self._exact_count(m)
-            ones = np.broadcast_to(self._const([1.0]), rows.shape).copy()
-            mean = self._op("div", self._chain(rows, ones), np.repeat(m_code, self.channels))
+            ones = self._fill(self._const([1.0]), rows.shape)
+            mean = self._op("div", self._chain(rows, ones), self._fill(m_code, self.channels))
             d = self._op("sub", xc, self._per_channel(mean, shape))
             d_rows = self._rows(d)
             ssq = self._chain(d_rows, d_rows)
-            var = self._op("div", ssq, np.repeat(m_code, self.channels))
+            var = self._op("div", ssq, self._fill(m_code, self.channels))
             self._update_running(mean, ssq, m)
         else:
             mean, var = self.running_mean.codes, self.running_var.codes
@@ -157,8 +161,8 @@ class BatchNorm(Layer):
         return out
 
     def _update_running(self, mean, ssq, m: int) -> None:
-        var_u = self._op("div", ssq, np.repeat(self._exact_count(m - 1), self.channels))
-        rate = np.repeat(self._const([self.momentum]), self.channels)
+        var_u = self._op("div", ssq, self._fill(self._exact_count(m - 1), self.channels))
+        rate = self._fill(self._const([self.momentum]), self.channels)
         for attr, batch in (("running_mean", mean), ("running_var", var_u)):
             r = getattr(self, attr).codes
             setattr(self, attr, QTensor(self._op("fma", rate, self._op("sub", batch, r), r), self.fmt))
@@ -175,7 +179,7 @@ class BatchNorm(Layer):
         self._record(ctx, "backward", "dy", QTensor(g_in, self.fmt), label)
         shape = xhat.shape
         dy_rows, xhat_rows = self._rows(g_in), self._rows(xhat)
-        ones = np.broadcast_to(self._const([1.0]), dy_rows.shape).copy()
+        ones = self._fill(self._const([1.0]), dy_rows.shape)
         self.bias.grad = QTensor(self._chain(dy_rows, ones), self.fmt)
         self.weight.grad = QTensor(self._chain(dy_rows, xhat_rows), self.fmt)
         self._record(ctx, "backward", "grad_beta", self.bias.grad, label)
@@ -186,9 +190,9 @@ class BatchNorm(Layer):
             g_rows = self._rows(g)
             s1, s2 = self._chain(g_rows, ones), self._chain(g_rows, xhat_rows)
             m_code = self._exact_count(m)
-            u = self._op("sub", self._op("mul", g, np.broadcast_to(m_code, shape).copy()), self._per_channel(s1, shape))
+            u = self._op("sub", self._op("mul", g, self._fill(m_code, shape)), self._per_channel(s1, shape))
             t = self._op("fma", ops.neg(xhat, self.fmt), self._per_channel(s2, shape), u)
-            k = self._op("div", inv, np.repeat(m_code, self.channels))
+            k = self._op("div", inv, self._fill(m_code, self.channels))
             dx = QTensor(self._op("mul", t, self._per_channel(k, shape)), self.fmt)
             self._record(ctx, "backward", "grad_input", dx, label)
         self._cache = None
