@@ -131,13 +131,14 @@ def render(enc, blocks, gemm, gemm_ref, cpu_size, args):
         ratio = "-" if gemm_ref is None else f"{gpu / gemm_ref:.5f}x"
         goal = f">= 500: {'met' if gpu >= 500e9 else 'NOT met'}" if "FloatAcc(fp16)" in label else "-"
         lines.append(f"| {label} | {gpu / 1e9:,.2f} | {cpu / 1e9:,.3f} | {gpu / cpu:,.0f}x | {ratio} | {goal} |")
-    lines += ["", "FloatAcc(fp16) with e4m3 operands runs the int64-grid kernel (`float_acc_gemm_kernel`: the "
-              "sum as a count of quanta, one branch-free rounding per product, the core's `lane_step`); the "
-              "other units run the generic kernel, where each MAC is the exact scalar core (an fma into the "
-              "accumulator format, or a 128-bit register add). Both stage operand tiles in shared memory and "
-              "use integer arithmetic only. Encode into fp8 formats reads a per-(source, target, mode) table "
-              "held in shared memory; the custom e6m5's table (128 KB) is read from global memory; bf16 runs "
-              "the branch-free fast path.", ""]
+    lines += ["", "FloatAcc(fp16) with e4m3 operands runs the float64 lanes (`float_acc_lanes_kernel`: each sum a "
+              "float64 count of quanta, every product and sum exact, then one rounding on the sum's 32-bit words, "
+              "`core.grid.f64_round_hi`; 2 x 2 outputs per thread); the other units run the generic kernel, where "
+              "each MAC is the exact scalar core (an fma into the accumulator format, or a 128-bit register add). "
+              "Both stage operand tiles in shared memory; no float operation other than those proven exact. "
+              "Encode into fp8 formats reads a per-(source, target, mode) table held in shared memory; the custom "
+              "e6m5's table (128 KB) is read from global memory; bf16 runs the branch-free fast path "
+              "(`encode_same_exponent`: only mantissa bits drop).", ""]
     return "\n".join(lines)
 
 

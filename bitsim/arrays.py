@@ -49,11 +49,14 @@ def as_device(x):
 
 
 def device_code_array(codes, fmt, name: str = "codes"):
-    """``code_array`` for a device array: an unsigned integer dtype, every value checked on the GPU."""
+    """``code_array`` for a device array: an unsigned integer dtype, every value checked on the GPU (unless
+    the dtype is exactly as wide as the format, where every value is a code word)."""
     from bitsim.kernels.cuda_run import device_max
     arr = as_device(codes)
     if arr.dtype.kind != "u":
         raise TypeError(f"{name} must be an unsigned integer device array of code words; got dtype {arr.dtype}")
+    if arr.dtype.itemsize * 8 == fmt.bits:
+        return arr
     hi = device_max(arr.reshape(-1))
     if hi >> fmt.bits:
         raise ValueError(f"{name}: value {hi:#x} does not fit the {fmt.bits}-bit format {fmt}")

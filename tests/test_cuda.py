@@ -186,8 +186,9 @@ def test_block_format_dots_match_cpu(name):
 
 
 def test_float_acc_grid_gemm_matches_cpu():
-    """The int64-grid GEMM kernel (``float_acc_gemm_kernel``) against the CPU, codes and flags (the rounding
-    itself is the CPU lanes' ``lane_step``, held to the reference in every mode by tests/test_dot.py):
+    """The float64-lane GEMM kernels (``grid_start_kernel``, ``float_acc_lanes_kernel``,
+    ``grid_finish_kernel``) against the CPU, codes and flags (their rounding, ``f64_round_hi``, is held to
+    the CPU lanes' ``lane_step`` by tests/test_grid.py, and that to the reference by tests/test_dot.py):
     partial tiles in M, N and K, signed zeros decided by the products, exact cancellation, overflow (and
     back), NaN rows and columns, special addends (the second walk with the generic steps)."""
     from bitsim.kernels.float_acc_fast import lanes_exact
@@ -275,17 +276,25 @@ def _ptx_or_skip():
 
 
 def test_kernels_compile_to_ptx_without_float_instructions():
+    """No float instruction in any kernel, except the float64 lanes' exact products and sums and the
+    conversion of their integer-valued sums (which must be there: the kernels are what they say)."""
     ptx = _ptx_or_skip()
     assert sorted(ptx) == sorted(name for name in dir(G) if name.endswith("_kernel"))
     for name, (text, _) in ptx.items():
         assert ".entry" in text, name
-        assert cuda_ptx.float_instructions(text) == [], name
+        assert cuda_ptx.unexpected_float_instructions(name, text) == [], name
+    for name, ops in cuda_ptx.EXACT_FLOAT_OPS.items():
+        assert set(cuda_ptx.float_instructions(ptx[name][0])) == ops, name
 
 
 def test_float_instruction_scan_finds_float_arithmetic():
-    """Positive control of the scan above: an fma and a float compare are found."""
+    """Positive control of the scan above: an fma and a float compare are found, also in the kernel that
+    may hold exact float64 adds and multiplies."""
     text = "\tfma.rn.f32 \t%f3, %f1, %f2, %f0;\n\tsetp.lt.f64 \t%p1, %fd1, %fd2;\n\tadd.s64 \t%rd1, %rd2, %rd3;\n"
     assert cuda_ptx.float_instructions(text) == ["fma.rn.f32", "setp.lt.f64"]
+    text += "\tadd.rn.f64 \t%fd1, %fd2, %fd3;\n\tfma.rn.f64 \t%fd1, %fd2, %fd3, %fd4;\n"
+    assert cuda_ptx.unexpected_float_instructions("float_acc_lanes_kernel", text) == [
+        "fma.rn.f32", "setp.lt.f64", "fma.rn.f64"]
 
 
 @pytest.mark.parametrize("fmt", ["e4m3", "e4m3fnuz"])

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import bitsim
+from bitsim.core.fast_encode import FE_SAME_EXP
 from bitsim.formats import FloatFormat, format as as_format
 from bitsim.kernels import cpu
 from bitsim.kernels.plans import fast_encode_plan
@@ -160,3 +161,16 @@ def test_table_encode_scope():
     assert table_encode_plan(FP32, as_format("e4m3"), mode_code("sr")) is None          # SR: random bits
     assert table_encode_plan(FP64, as_format("e4m3"), 0) is None                        # 2**17 entries
     assert table_encode_plan(FP32, as_format("fp16"), 0) is None                        # 2**21 entries
+
+
+@pytest.mark.parametrize("mode", ALL_MODES)
+def test_float32_to_bfloat16_every_kept_pattern(mode):
+    """The same-exponent path (float32 -> bfloat16: only mantissa bits drop) on every top half-word with
+    every kind of dropped half: zero, one ulp, just below / at / above the tie, all ones, random."""
+    dst = as_format("bf16")
+    assert fast_encode_plan(FP32, dst, mode_code(mode))[FE_SAME_EXP] == 1
+    top = np.arange(1 << 16, dtype=np.uint32) << np.uint32(16)
+    low = np.array([0, 1, 0x7FFF, 0x8000, 0x8001, 0xFFFF, 0x1234, 0xC001], dtype=np.uint32)
+    codes = (top[:, None] | low[None, :]).reshape(-1)
+    fast, generic = both_paths(codes, FP32, dst, mode, seed=5 if mode == "sr" else None)
+    assert_codes_equal(fast, generic, codes, f"fp32 -> bf16 {mode}")

@@ -249,14 +249,15 @@ def _run_cuda(A, B, rowwise, c, unit, args, n_out):
     empty = empty_like_input(A if on_device else np.empty(0))
     code = empty(n_out, dtype=np.uint64)
     flags = empty(n_out, dtype=np.uint8)
-    status = cuda_run.zeros_like_input(n_out, np.uint8, on_device)
+    status = empty(n_out, dtype=np.uint8)               # every kernel writes every output's status
     grid = float_acc_plan(unit, unit.acc) if args[3] == MODEL_FLOAT and not rowwise else None
+    clear = False
     if grid is not None and lanes_exact(unit, unit.acc):
-        cuda_run.float_acc_gemm(A, B, grid, C, use_c, args, code, flags, status)
+        clear = cuda_run.float_acc_gemm(A, B, grid, C, use_c, args, code, flags, status)
     else:
         cuda_run.dot_array(A, B, rowwise, C, use_c, *args, code, flags, status)
     if on_device:
-        status = status.copy_to_host() if cuda_run.device_max(status) else None
+        status = None if clear or not cuda_run.device_max(status) else status.copy_to_host()
     return code, flags, status
 
 

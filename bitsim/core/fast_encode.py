@@ -13,7 +13,8 @@ Every other case, and every call that asks for flags, goes through ``convert_one
 that both give the same code word for every binary16 input and for boundary-heavy binary32/64 inputs
 in every mode.
 
-How it works: with the source exponent field E (taken as 1 for subnormals) the target exponent field
+Where the target's exponent field and bias are the source's (float32 -> bfloat16), the magnitude is
+simply rounded at the dropped mantissa bits (``encode_same_exponent``). Otherwise, with the source exponent field E (taken as 1 for subnormals) the target exponent field
 is ``Et = E - src_bias + dst_bias``. The significand (hidden bit included) is shifted right by
 ``src_m - m`` plus ``1 - Et`` when the result is subnormal in the target; adding the rounded
 significand to ``(max(Et, 1) - 1) << m`` gives the magnitude code, carries into the exponent
@@ -38,7 +39,8 @@ FE_INF_POS = 10       # target code for +inf (for the plan's mode)
 FE_INF_NEG = 11       # target code for -inf
 FE_OVF_POS = 12       # target code for a positive overflow (for the plan's mode)
 FE_OVF_NEG = 13       # target code for a negative overflow
-FE_LEN = 14
+FE_SAME_EXP = 14      # 1 if the target's exponent field and bias are the source's (float32 -> bfloat16)
+FE_LEN = 15
 
 
 def fast_increment(sig, sh, shift, sign, mode, rand, sr_bits):
@@ -67,7 +69,35 @@ def fast_increment(sig, sh, shift, sign, mode, rand, sr_bits):
 
 def encode_fast(u, plan, mode, rand, sr_bits):
     """The target code word of the source word ``u`` (uint64) under ``plan`` and ``mode``."""
+    if plan[FE_SAME_EXP] != 0:
+        return encode_same_exponent(u, plan, mode, rand, sr_bits)
     return encode_fast_biased(u, plan, plan[FE_DST_BIAS], mode, rand, sr_bits)
+
+
+def encode_same_exponent(u, plan, mode, rand, sr_bits):
+    """``encode_fast`` where the target's exponent field and bias are the source's: the source magnitude
+    (exponent and mantissa) rounded at the mantissa bits the target drops, normals and subnormals alike,
+    a carry stepping the exponent."""
+    one = uint64(1)
+    sign = (u >> uint64(plan[FE_SRC_SIGN])) & one
+    mag = u & ((one << uint64(plan[FE_SRC_SIGN])) - one)
+    shift = plan[FE_SRC_MAN] - plan[FE_DST_MAN]
+    inc = fast_increment(mag, uint64(shift), shift, sign, mode, rand, sr_bits)
+    special = (mag >> uint64(plan[FE_SRC_MAN])) == uint64(plan[FE_SRC_EXP_ONES])
+    frac = mag & ((one << uint64(plan[FE_SRC_MAN])) - one)
+    return fast_code(sign, (mag >> uint64(shift)) + inc, special, frac, plan)
+
+
+def fast_code(sign, mag, special, frac, plan):
+    """The target code of a rounded magnitude code ``mag`` (overflow and -0 by the plan), or of the
+    source's inf (frac 0) or NaN where ``special``."""
+    code = (sign << uint64(plan[FE_DST_SIGN])) | mag
+    code = code if (mag != uint64(0)) | (plan[FE_NEGZERO] != 0) else uint64(0)
+    overflow = uint64(plan[FE_OVF_NEG]) if sign != uint64(0) else uint64(plan[FE_OVF_POS])
+    code = overflow if mag > uint64(plan[FE_MAX_MAG]) else code
+    inf = uint64(plan[FE_INF_NEG]) if sign != uint64(0) else uint64(plan[FE_INF_POS])
+    nan_or_inf = inf if frac == uint64(0) else uint64(plan[FE_NAN])
+    return nan_or_inf if special else code
 
 
 def encode_fast_biased(u, plan, dst_bias, mode, rand, sr_bits):
@@ -85,10 +115,4 @@ def encode_fast_biased(u, plan, dst_bias, mode, rand, sr_bits):
     inc = fast_increment(sig, sh, shift, sign, mode, rand, sr_bits)
     base = uint64(max(e_dst, int64(1)) - 1) << uint64(plan[FE_DST_MAN])
     mag = (base + (sig >> sh) + inc) if sig != uint64(0) else uint64(0)
-    code = (sign << uint64(plan[FE_DST_SIGN])) | mag
-    code = code if (mag != uint64(0)) | (plan[FE_NEGZERO] != 0) else uint64(0)
-    overflow = uint64(plan[FE_OVF_NEG]) if sign != uint64(0) else uint64(plan[FE_OVF_POS])
-    code = overflow if mag > uint64(plan[FE_MAX_MAG]) else code
-    inf = uint64(plan[FE_INF_NEG]) if sign != uint64(0) else uint64(plan[FE_INF_POS])
-    special = inf if frac == uint64(0) else uint64(plan[FE_NAN])
-    return special if e_src == plan[FE_SRC_EXP_ONES] else code
+    return fast_code(sign, mag, e_src == plan[FE_SRC_EXP_ONES], frac, plan)

@@ -6,7 +6,7 @@ says when). Each step adds the product's exact value and rounds the sum to the a
 (``lane_step``): the single rounding the core's ``fma_codes`` performs, in a few integer operations.
 """
 
-from numba import int64, uint64
+from numba import int64, uint32, uint64
 
 from bitsim.core.bits import bit_length
 from bitsim.core.convert import convert_one
@@ -44,6 +44,35 @@ def lane_step(s, p, mode, keep, q_low):
     if mode == RM_RTO and rem != uint64(0) and ((rounded >> d) & int64(1)) == int64(0):
         rounded += (step ^ below) - below                  # |rounded| + step: the odd neighbour
     return rounded, uint64(rounded ^ (rounded >> int64(63))), rem
+
+
+def f64_round_hi(hi, lo, mode, sh):
+    """A float64 given by its words (hi, lo), its magnitude rounded by ``mode`` (RNE .. RTO; the sign
+    bit chooses the direction of rup/rdn) to the bits of hi above bit sh: sign, exponent and 20 - sh
+    fraction bits, 1 <= sh <= 20. Returns (rounded hi word, whose lo word is 0; the dropped bits ORed,
+    nonzero when the rounding was inexact). A carry out of the fraction steps the exponent: the
+    rounding up to the next power of two. The caller keeps the value away from the float64 range's ends.
+
+    Written on 32-bit words, so that a GPU spends one 32-bit operation per step: the float64 lanes of
+    ``bitsim.kernels.cuda.float_acc_f64_gemm_kernel`` add exactly in float64 and round here; it agrees
+    with ``lane_step`` on every value of their domain (tests/test_grid.py)."""
+    one = uint32(1)
+    mask = uint32((one << uint32(sh)) - one)
+    rem = uint32((hi & mask) | lo)
+    tail = uint32(lo != uint32(0))
+    negative = (hi >> uint32(31)) != uint32(0)
+    if mode == RM_RNE:                                      # half - 1, plus 1 if the kept lsb is odd or lo
+        up = uint32((mask >> one) + (((hi >> uint32(sh)) & one) | tail))   # holds a bit: ties go to even
+    elif mode == RM_RNA:
+        up = uint32((mask >> one) + one)
+    elif (mode == RM_RUP and not negative) or (mode == RM_RDN and negative):
+        up = uint32(mask + tail)                            # away from zero when anything was dropped
+    else:                                                   # RTZ, RTO, and rup/rdn towards zero
+        up = uint32(0)
+    rounded = uint32((hi + up) & ~mask)
+    if mode == RM_RTO and rem != uint32(0):
+        rounded = uint32(rounded | (mask + one))            # truncated, then the odd neighbour
+    return rounded, rem
 
 
 def zero_sign_rule(s0, s0_neg, mode):

@@ -8,6 +8,7 @@ import numba
 from numba import int64, prange, uint64
 
 from bitsim.core import build
+from bitsim.core.fast_encode import FE_DST_BIAS, FE_SAME_EXP
 from bitsim.core.params import RM_RDN, RM_RNA, RM_RNE, RM_RTO, RM_RTZ, RM_RUP, RM_SR
 
 _C = build("cpu")
@@ -42,19 +43,32 @@ def counter_bits_array(seed, stream, offset, bits, out):  # pragma: no cover - c
         out[i] = random_bits(key, int64(offset) + i, bits)
 
 
-encode_fast = _C.encode_fast
+encode_same_exponent = _C.encode_same_exponent
+encode_fast_biased = _C.encode_fast_biased
 FAST_CHUNK = 1 << 14
+
+
+@numba.njit(nogil=True, inline="always")
+def _element_rand(i, mode, key, offset, rand, sr_bits, use_rand):  # pragma: no cover - compiled
+    """Element i's SR bits (0 for the other modes)."""
+    if mode != RM_SR:
+        return uint64(0)
+    return uint64(rand[i]) if use_rand else random_bits(key, int64(offset) + i, sr_bits)
 
 
 @numba.njit(nogil=True)
 def _encode_fast_chunk(src, lo, hi, plan, mode, key, offset, rand, sr_bits, use_rand,
                        out):  # pragma: no cover - compiled
-    """out[lo:hi] = encode_fast(src[lo:hi]); compiled into callers that pass ``mode``/``use_rand`` as constants."""
-    for i in range(lo, hi):
-        r = uint64(0)
-        if mode == RM_SR:
-            r = uint64(rand[i]) if use_rand else random_bits(key, int64(offset) + i, sr_bits)
-        out[i] = encode_fast(uint64(src[i]), plan, mode, r, sr_bits)
+    """out[lo:hi] = encode_fast(src[lo:hi]); compiled into callers that pass ``mode``/``use_rand`` as constants.
+    The plan's two cases (``FE_SAME_EXP``) are two loops, so that each stays branch-free."""
+    if plan[FE_SAME_EXP] != 0:
+        for i in range(lo, hi):
+            r = _element_rand(i, mode, key, offset, rand, sr_bits, use_rand)
+            out[i] = encode_same_exponent(uint64(src[i]), plan, mode, r, sr_bits)
+    else:
+        for i in range(lo, hi):
+            r = _element_rand(i, mode, key, offset, rand, sr_bits, use_rand)
+            out[i] = encode_fast_biased(uint64(src[i]), plan, plan[FE_DST_BIAS], mode, r, sr_bits)
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)

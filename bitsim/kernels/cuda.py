@@ -3,12 +3,14 @@ the CPU kernels (``bitsim.core.build("cuda")``), so results are bit-identical by
 
 Elementwise kernels run a grid-stride loop over flat arrays; argument lists match the CPU kernels in
 ``bitsim.kernels.cpu`` (``bitsim.kernels.cuda_run`` launches them on host or device arrays). The
-golden path is integer arithmetic only: no float operation is emitted, so FMA contraction and
-fast-math cannot change a result (``tests/test_cuda.py`` checks the PTX for float instructions).
+golden path is integer arithmetic, except the float64 lanes' products and sums (exact: integers below
+2**53, in ``.rn`` instructions that are never contracted), so FMA contraction and fast-math cannot
+change a result (``tests/test_cuda.py`` checks the PTX for float instructions).
 Nothing here compiles until first use; importing the module needs no GPU.
 """
 
-from numba import config, cuda, int64, uint64, uint8
+import numpy as np
+from numba import config, cuda, float64, int32, int64, uint32, uint64, uint8
 
 from bitsim.core import build
 from bitsim.core.dot import STACK_DEPTH
@@ -16,6 +18,10 @@ from bitsim.core.params import FLAG_INEXACT, P_BITS
 
 SIMULATOR = bool(config.ENABLE_CUDASIM)
 TILE = 4 if SIMULATOR else 16        # GEMM: a TILE x TILE block of outputs per thread block, K in TILE steps
+RB = 2                               # float64-lane GEMM: each thread owns RB x RB outputs (register blocking; on
+                                     # an H100, RB = 2 (64 registers) beat 3 and 4 at 1024^3 to 4096^3)
+SPAN = TILE * RB                     # ... and a thread block SPAN x SPAN
+LANES = RB * RB
 
 _G = build("cuda")
 output_index = _G.output_index
@@ -32,9 +38,9 @@ dot_init = _G.dot_init
 dot_steps = _G.dot_steps
 dot_finish = _G.dot_finish
 block_dot_output = _G.block_dot_output
-lane_step = _G.lane_step
 zero_sign_rule = _G.zero_sign_rule
 grid_finish = _G.grid_finish
+f64_round_hi = _G.f64_round_hi
 
 
 @cuda.jit
@@ -174,9 +180,9 @@ def stage_codes(A, B, i, j, k0, a_codes, b_codes):
 
 
 @cuda.jit(device=True)
-def tile_value(X, r, c, table, special, bad, slot):
-    """table[X[r, c]] (a zero of the table's type outside X); marks bad[slot] when the code is special."""
-    v = table[0] - table[0]
+def tile_value(X, r, c, table, special, bad, slot, zero):
+    """table[X[r, c]] (``zero`` outside X); marks bad[slot] when the code is special."""
+    v = zero
     if r < X.shape[0] and c < X.shape[1]:
         code = X[r, c]
         v = table[code]
@@ -185,7 +191,7 @@ def tile_value(X, r, c, table, special, bad, slot):
     return v
 
 
-ST_REDO = 255        # float_acc_gemm_kernel's mark: the generic kernel computes this output instead
+ST_REDO = 255        # the float64 lanes' mark: the generic kernel computes this output instead
 
 
 @cuda.jit
@@ -229,63 +235,162 @@ def gemm_kernel(A, B, C, use_c, pa, pb, pc, model, p_acc, mode_acc, p_inner, mod
                                                  mode_out)
 
 
-@cuda.jit
-def float_acc_gemm_kernel(A, B, ta, sa, tb, sb, acc_values, acc_special, C, use_c, pc, model, p_acc, mode_acc, frac,
-                          width, overflow, po, mode_out, q, q_low, man, max_units, out, flags, status):
-    """``float_acc_fast.float_acc_gemm`` on the GPU: ``gemm_kernel``'s tiling, with each output's sum kept as
-    an int64 count of quanta and stepped by the core's ``lane_step`` (the CPU lanes' rounding). The tiles
-    hold operand values (ta[code], tb[code]; int32 or int64, as the tables are); B's is k-major, so a warp
-    reads consecutive columns.
+if SIMULATOR:
+    def exact_add(x, y):
+        return float64(x) + float64(y)
 
-    Outputs this kernel cannot finish get status ST_REDO, and ``gemm_kernel`` computes them afterwards
-    with the generic steps: a row or column holding an inf or NaN, a special addend, a sum that may have
-    passed the largest value (peak), and an exact-zero end whose sign the products decide
-    (``zero_sign_rule``). Keeping the generic steps out of this kernel keeps it small (registers,
-    occupancy)."""
-    a_tile = cuda.shared.array((TILE, TILE), dtype=ta.dtype)   # a_tile[r, k] = value of A[row0 + r, k0 + k]
-    b_tile = cuda.shared.array((TILE, TILE), dtype=tb.dtype)   # b_tile[k, c] = value of B[k0 + k, col0 + c]
-    row_bad = cuda.shared.array(TILE, dtype=uint8)
-    col_bad = cuda.shared.array(TILE, dtype=uint8)
+    def exact_mul(x, y):
+        return float64(x) * float64(y)
+
+    def f64_words(x):
+        bits = int(np.float64(x).view(np.uint64))
+        return uint32(bits >> 32), uint32(bits & 0xFFFFFFFF)
+
+    def f64_from_hi(hi):
+        return float64(np.uint64(int(hi) << 32).view(np.float64))
+else:
+    from numba.cuda import libdevice
+
+    @cuda.jit(device=True)
+    def exact_add(x, y):
+        """x + y, rounded to nearest as written (add.rn.f64: never contracted into an fma)."""
+        return libdevice.dadd_rn(x, y)
+
+    @cuda.jit(device=True)
+    def exact_mul(x, y):
+        """x * y (mul.rn.f64: never contracted into an fma)."""
+        return libdevice.dmul_rn(x, y)
+
+    @cuda.jit(device=True)
+    def f64_words(x):
+        """(hi, lo): the float64's 32-bit words."""
+        return uint32(libdevice.double2hiint(x)), uint32(libdevice.double2loint(x))
+
+    @cuda.jit(device=True)
+    def f64_from_hi(hi):
+        """The float64 with words (hi, 0)."""
+        return libdevice.hiloint2double(int32(hi), int32(0))
+
+
+@cuda.jit(device=True)
+def f64_lanes(a_tile, b_tile, ty, tx, acc, lost, mode, sh):
+    """One K slice of ``float_acc_lanes_kernel`` for this thread's RB x RB outputs: each step adds a
+    product exactly in float64 and rounds the sum on its words (``f64_round_hi``). Returns the largest
+    |sum| hi word seen (sign cleared)."""
+    a = cuda.local.array(RB, dtype=np.float64)
+    b = cuda.local.array(RB, dtype=np.float64)
+    peak = uint32(0)
+    for kk in range(TILE):
+        for r in range(RB):
+            a[r] = a_tile[ty + TILE * r, kk]
+        for c in range(RB):
+            b[c] = b_tile[kk, tx + TILE * c]
+        for r in range(RB):
+            for c in range(RB):
+                hi, lo = f64_words(exact_add(acc[r * RB + c], exact_mul(a[r], b[c])))
+                rounded, rem = f64_round_hi(hi, lo, mode, sh)
+                lost[r * RB + c] |= rem
+                peak = max(peak, uint32(rounded & uint32(0x7FFFFFFF)))
+                acc[r * RB + c] = f64_from_hi(rounded)
+    return peak
+
+
+@cuda.jit
+def grid_start_kernel(C, use_c, pc, model, p_acc, mode_acc, frac, width, overflow, acc_values, acc_special, sums):
+    """sums[t] = output t's starting sum for ``float_acc_lanes_kernel``: its addend in the accumulator
+    format as a float64 count of quanta (0 for a special addend, which the finish sends to the generic
+    kernel)."""
+    for t in range(cuda.grid(1), sums.shape[0], cuda.gridsize(1)):
+        s_code = dot_init(uint64(C[t]) if use_c else uint64(0), use_c, pc, model, p_acc, mode_acc, frac, width,
+                          overflow)[0]
+        sums[t] = float64(0) if acc_special[s_code] else acc_values[s_code]
+
+
+@cuda.jit
+def float_acc_lanes_kernel(A, B, ta, sa, tb, sb, mode, sh, peak_hi, sums, lost, status):
+    """The sequential sums of a FloatAcc GEMM D = C + A @ B held as float64 counts of quanta ("lanes"),
+    from sums (``grid_start_kernel``) back into sums; ``grid_finish_kernel`` turns them into codes.
+
+    Exact: the tables (ta, tb, float64 integers) and every sum are counts below 2**53 (the plan checks),
+    and every product and sum is a multiple of the accumulator's quantum, so float64 multiplies and
+    adds them exactly (explicit ``.rn`` operations, never contracted into an fma); ``f64_round_hi``
+    rounds each sum, on its 32-bit words, to the accumulator's ``20 - sh`` fraction bits in ``mode``.
+    Below the accumulator's normal range that rounding drops only zero bits, as such sums are
+    multiples of its quantum. lost[t] = 1 where any rounding of output t was inexact.
+
+    Each thread owns RB x RB outputs, TILE apart (``f64_lanes``); a thread block owns SPAN x SPAN outputs
+    and stages SPAN x TILE slices of both operands' values in shared memory. status[t] = ST_REDO (the
+    generic kernel computes the output instead) for a row or column with an inf or NaN, and for every
+    output of a thread whose sums passed the largest finite value (``peak_hi``, the hi word of its
+    count); else 0."""
+    a_tile = cuda.shared.array((SPAN, TILE), dtype=np.float64)    # a_tile[r, k] = value of A[row0 + r, k0 + k]
+    b_tile = cuda.shared.array((TILE, SPAN), dtype=np.float64)    # b_tile[k, c] = value of B[k0 + k, col0 + c]
+    row_bad = cuda.shared.array(SPAN, dtype=uint8)
+    col_bad = cuda.shared.array(SPAN, dtype=uint8)
+    acc = cuda.local.array(LANES, dtype=np.float64)
+    lost_bits = cuda.local.array(LANES, dtype=np.uint32)
     M = A.shape[0]
     N = B.shape[1]
     K = A.shape[1]
-    ty, tx, i, j = tile_output()
-    if ty == 0:
-        col_bad[tx] = 0
-    if tx == 0:
-        row_bad[ty] = 0
-    live = i < M and j < N
-    t = i * N + j
-    c = uint64(C[t]) if (use_c and live) else uint64(0)
-    state = dot_init(c, use_c, pc, model, p_acc, mode_acc, frac, width, overflow)
-    s_code = state[0]
-    s0 = int64(0) if acc_special[s_code] else acc_values[s_code]
-    s = s0
-    lost = uint64(0)
-    peak = uint64(0)
-    keep = int64(man) + 1
+    ty = cuda.threadIdx.y
+    tx = cuda.threadIdx.x
+    row0 = int64(cuda.blockIdx.y) * SPAN
+    col0 = int64(cuda.blockIdx.x) * SPAN
+    for r in range(RB):
+        if ty == 0:
+            col_bad[tx + TILE * r] = 0
+        if tx == 0:
+            row_bad[ty + TILE * r] = 0
+        for c in range(RB):
+            i = row0 + ty + TILE * r
+            j = col0 + tx + TILE * c
+            acc[r * RB + c] = sums[i * N + j] if (i < M and j < N) else float64(0)
+            lost_bits[r * RB + c] = uint32(0)
+    peak = uint32(0)
     cuda.syncthreads()
     for k0 in range(0, K, TILE):
-        a_tile[ty, tx] = tile_value(A, i, k0 + tx, ta, sa, row_bad, ty)
-        b_tile[ty, tx] = tile_value(B, k0 + ty, j, tb, sb, col_bad, tx)
+        for r in range(RB):
+            a_tile[ty + TILE * r, tx] = tile_value(A, row0 + ty + TILE * r, k0 + tx, ta, sa, row_bad, ty + TILE * r,
+                                                   float64(0))
+            b_tile[ty, tx + TILE * r] = tile_value(B, k0 + ty, col0 + tx + TILE * r, tb, sb, col_bad, tx + TILE * r,
+                                                   float64(0))
         cuda.syncthreads()
-        if live:
-            for kk in range(min(TILE, K - k0)):
-                s, bound, rem = lane_step(s, int64(a_tile[ty, kk]) * int64(b_tile[kk, tx]), mode_acc, keep, q_low)
-                lost |= rem
-                peak |= bound
+        peak = max(peak, f64_lanes(a_tile, b_tile, ty, tx, acc, lost_bits, mode, sh))
         cuda.syncthreads()
-    if not live:
-        return
-    s0_neg = int64((s_code >> uint64(p_acc[P_BITS] - 1)) & uint64(1))
-    usual, undecided = zero_sign_rule(s0, s0_neg, mode_acc)
-    if (row_bad[ty] != 0 or col_bad[tx] != 0 or acc_special[s_code] or peak > uint64(max_units)
-            or (s == 0 and undecided)):
-        status[t] = ST_REDO
-        return
-    f = state[2] | (FLAG_INEXACT if lost != uint64(0) else 0)
-    out[t], flags[t] = grid_finish(s, usual if s == 0 else int64(0), f, int64(-1), p_acc, q, po, mode_out)
-    status[t] = 0
+    for r in range(RB):
+        for c in range(RB):
+            i = row0 + ty + TILE * r
+            j = col0 + tx + TILE * c
+            if i < M and j < N:
+                t = i * N + j
+                sums[t] = acc[r * RB + c]
+                lost[t] = uint8(lost_bits[r * RB + c] != uint32(0))
+                redo = row_bad[ty + TILE * r] != 0 or col_bad[tx + TILE * c] != 0 or peak > uint32(peak_hi)
+                status[t] = ST_REDO if redo else 0
+
+
+@cuda.jit
+def grid_finish_kernel(sums, lost, C, use_c, pc, model, p_acc, mode_acc, frac, width, overflow, acc_values,
+                       acc_special, po, mode_out, q, out, flags, status):
+    """Codes and flags of the outputs ``float_acc_lanes_kernel`` left unmarked: the sum (a float64 count of
+    2**q) converted to the output format (``grid_finish``), flags those of the addend's conversion plus
+    inexact. Marks ST_REDO an output with a special addend, or whose exact-zero end has a sign the
+    products decide (``zero_sign_rule``)."""
+    for t in range(cuda.grid(1), out.shape[0], cuda.gridsize(1)):
+        if status[t] == ST_REDO:
+            continue
+        state = dot_init(uint64(C[t]) if use_c else uint64(0), use_c, pc, model, p_acc, mode_acc, frac, width,
+                         overflow)
+        s_code = state[0]
+        s0 = int64(0) if acc_special[s_code] else int64(acc_values[s_code])
+        s = int64(sums[t])
+        s0_neg = int64((s_code >> uint64(p_acc[P_BITS] - 1)) & uint64(1))
+        usual, undecided = zero_sign_rule(s0, s0_neg, mode_acc)
+        if acc_special[s_code] or (s == 0 and undecided):
+            status[t] = ST_REDO
+            continue
+        f = state[2] | (FLAG_INEXACT if lost[t] != 0 else 0)
+        out[t], flags[t] = grid_finish(s, usual if s == 0 else int64(0), f, int64(-1), p_acc, q, po, mode_out)
 
 
 @cuda.jit

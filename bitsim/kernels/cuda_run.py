@@ -75,18 +75,20 @@ _DEVICE_TABLES: dict[int, tuple] = {}
 _NO_TODO = np.zeros(0, np.uint8)      # gemm_kernel: every output
 
 
-def _device_table(table, narrow: bool = False):
-    """A (read-only, cached) host table on the GPU, copied once; booleans as uint8, and int64 values as
-    int32 when ``narrow`` and they fit."""
-    key = (id(table), narrow)
+def _device_table(table, as_type: str = "same"):
+    """A (read-only, cached) host table on the GPU, copied once; booleans as uint8. ``as_type``: "same" or
+    "float64" (integer values below 2**53, exactly)."""
+    key = (id(table), as_type)
     if key not in _DEVICE_TABLES or _DEVICE_TABLES[key][0] is not table:
         if len(_DEVICE_TABLES) >= 64:
             _DEVICE_TABLES.clear()
         host = np.ascontiguousarray(table)
         if table.dtype == np.bool_:
             host = table.astype(np.uint8)
-        elif narrow and table.size and int(np.abs(table).max()) < 2**31:
-            host = table.astype(np.int32)
+        elif as_type == "float64":
+            host = table.astype(np.float64)
+            if not np.array_equal(host.astype(table.dtype), table) or np.abs(host).max(initial=0) >= F64_EXACT:
+                raise ValueError(f"table values do not fit float64 exactly (largest {np.abs(table).max()})")
         _DEVICE_TABLES[key] = (table, cuda.to_device(host))
     return _DEVICE_TABLES[key][1]
 
@@ -129,26 +131,44 @@ def dot_array(A, B, rowwise, C, use_c, pa, pb, pc, model, p_acc, mode_acc, p_inn
     _launch(G.gemm_kernel, (blocks, (G.TILE, G.TILE)), (*args[:-3], _NO_TODO, *args[-3:]), 3)
 
 
+F64_EXACT = 2 ** 53      # float64 holds every integer below this exactly
+
+
 def float_acc_gemm(A, B, grid, C, use_c, args, out, flags, status):
-    """``float_acc_fast.float_acc_gemm`` on the GPU for D = C + A @ B (B (K, N), not transposed); ``grid`` is
-    the unit's ``float_acc_plan`` (its tables are copied to the GPU once; operand values as int32 where
-    they fit, so that the tiles are half as wide and a product is one widening multiply), ``args`` the
-    generic kernel's unit arguments. Outputs the grid kernel marks (``cuda.ST_REDO``) are then computed
-    by the generic kernel."""
-    ta, sa, _, tb, sb, _, acc_values, acc_special, q, q_low, man, max_units = grid
-    tables = [_device_table(ta, narrow=True), _device_table(sa), _device_table(tb, narrow=True), _device_table(sb),
-              _device_table(acc_values), _device_table(acc_special)]
+    """``float_acc_fast.float_acc_gemm`` on the GPU for D = C + A @ B (B (K, N), not transposed), for a unit
+    whose products are multiples of the accumulator's quantum (``lanes_exact``); ``grid`` is the unit's
+    ``float_acc_plan`` (its tables are copied to the GPU once), ``args`` the generic kernel's unit
+    arguments. Where every count of quanta stays below 2**53, the float64 lanes run (start, lanes, finish
+    kernels) and the generic kernel computes only the outputs they mark (``cuda.ST_REDO``); else the
+    generic kernel computes every output. Returns whether every status is known to be 0, which spares
+    the caller a check (and the host a wait for the GPU)."""
+    ta, sa, _, tb, sb, _, acc_values, acc_special, q, _, man, max_units = grid
     (pa, pb, pc, model, p_acc, mode_acc, p_inner, mode_inner, chunk, frac, width, overflow, p_prod, po,
      mode_out) = args
     M, N = A.shape[0], B.shape[1]
-    config = ((-(-N // G.TILE), -(-M // G.TILE)), (G.TILE, G.TILE))
     dev = [_on_device(x) for x in (A, B, C, out, flags, status)]
     dA, dB, dC, d_out, d_flags, d_status = dev
-    G.float_acc_gemm_kernel[config](dA, dB, *tables, dC, use_c, pc, model, p_acc, mode_acc, frac, width, overflow,
-                                    po, mode_out, q, q_low, man, max_units, d_out, d_flags, d_status)
-    if device_max(d_status) == G.ST_REDO:
-        G.gemm_kernel[config](dA, dB, dC, use_c, *args, d_status, d_out, d_flags, d_status)
+    generic = ((-(-N // G.TILE), -(-M // G.TILE)), (G.TILE, G.TILE))
+    if max_units + int(np.abs(ta).max()) * int(np.abs(tb).max()) >= F64_EXACT or man > 19:
+        G.gemm_kernel[generic](dA, dB, dC, use_c, *args, _NO_TODO, d_out, d_flags, d_status)
+        _copy_back((out, flags, status), dev[3:])
+        return False
+    sums = cuda.device_array(M * N, np.float64)
+    lost = cuda.device_array(M * N, np.uint8)
+    acc_tables = (_device_table(acc_values, "float64"), _device_table(acc_special))
+    unit = (pc, model, p_acc, mode_acc, frac, width, overflow)
+    G.grid_start_kernel[grid_1d(M * N)](dC, use_c, *unit, *acc_tables, sums)
+    peak_hi = int(np.float64(max_units).view(np.uint64)) >> 32
+    G.float_acc_lanes_kernel[(-(-N // G.SPAN), -(-M // G.SPAN)), (G.TILE, G.TILE)](
+        dA, dB, _device_table(ta, "float64"), _device_table(sa), _device_table(tb, "float64"), _device_table(sb),
+        mode_acc, 20 - man, peak_hi, sums, lost, d_status)
+    G.grid_finish_kernel[grid_1d(M * N)](sums, lost, dC, use_c, *unit, *acc_tables, po, mode_out, q, d_out, d_flags,
+                                         d_status)
+    # The marked outputs, without asking the host: thread blocks with none return at once, and a float
+    # model's generic steps end with status 0, so every status is then 0.
+    G.gemm_kernel[generic](dA, dB, dC, use_c, *args, d_status, d_out, d_flags, d_status)
     _copy_back((out, flags, status), dev[3:])
+    return True
 
 
 def block_dot_array(A, SA, BT, SBT, rowwise, L, C, use_c, pa, pb, psa, psb, pc, frac, width, overflow, p_acc, mode_acc,
@@ -178,13 +198,6 @@ def device_or(flags) -> int:
     if flags.shape[0]:
         G.or_kernel[_reduce_grid(flags.shape[0])](flags, result)
     return int(result.copy_to_host()[0])
-
-
-def zeros_like_input(n: int, dtype, on_device: bool):
-    """n zeros on the GPU (``on_device``) or on the host."""
-    if on_device:
-        return cuda.to_device(np.zeros(n, dtype=dtype))
-    return np.zeros(n, dtype=dtype)
 
 
 def narrow_codes(codes, dtype):

@@ -7,7 +7,7 @@ import functools
 from bitsim.core import build
 from bitsim.core.fast_encode import (
     FE_DST_BIAS, FE_DST_MAN, FE_DST_SIGN, FE_INF_NEG, FE_INF_POS, FE_LEN, FE_MAX_MAG, FE_NAN, FE_NEGZERO,
-    FE_OVF_NEG, FE_OVF_POS, FE_SRC_BIAS, FE_SRC_EXP_ONES, FE_SRC_MAN, FE_SRC_SIGN,
+    FE_OVF_NEG, FE_OVF_POS, FE_SAME_EXP, FE_SRC_BIAS, FE_SRC_EXP_ONES, FE_SRC_MAN, FE_SRC_SIGN,
 )
 from bitsim.formats.spec import FloatFormat
 
@@ -41,4 +41,5 @@ def fast_encode_plan(src, dst, mode: int) -> tuple | None:
     slots[FE_INF_NEG] = int(core.pack_inf(1, dp, mode)[0])
     slots[FE_OVF_POS] = int(core.overflow_float(0, dp, mode)[0])
     slots[FE_OVF_NEG] = int(core.overflow_float(1, dp, mode)[0])
+    slots[FE_SAME_EXP] = int(dst.exp_bits == src.exp_bits and dst.bias == src.bias)
     return tuple(slots)

@@ -66,16 +66,17 @@ def sr(mode, bits=12):
     return {"sr_bits": bits, "seed": 1234, "offset": 99} if mode == "sr" else {}
 
 
-def verify_encode(n):
+def verify_encode(n, formats=ELEMENT_FORMATS):
+    """Every format and mode: the GPU's codes and flags, and its fast (flag-free) codes, against the CPU's
+    generic (flag-computing) kernel."""
     x = float_inputs(n)
     xd = cuda.to_device(x)
-    for name in ELEMENT_FORMATS:
+    for name in formats:
         for mode in MODES:
             want = bitsim.encode(x, name, mode, return_flags=True, backend="cpu", **sr(mode))
             check(f"encode float32 -> {name} {mode} (+flags)",
                   bitsim.encode(xd, name, mode, return_flags=True, **sr(mode)), want, n)
-            check(f"encode float32 -> {name} {mode} (fast)", bitsim.encode(xd, name, mode, **sr(mode)),
-                  bitsim.encode(x, name, mode, backend="cpu", **sr(mode)), n)
+            check(f"encode float32 -> {name} {mode} (fast)", bitsim.encode(xd, name, mode, **sr(mode)), want[0], n)
     wide = x.astype(np.float64) * np.float64(1.0 + 2.0 ** -30)          # bits below float32's: one rounding
     for mode in MODES:
         check(f"encode float64 -> bf16 {mode}", bitsim.encode(cuda.to_device(wide), "bf16", mode, **sr(mode)),
@@ -179,11 +180,41 @@ def verify_gemm(size):
               bitsim.dot(A, B, unit), rows)
 
 
+def verify_lanes(size):
+    """The float64-lane GEMM kernel (FloatAcc into fp16 with operands on its quantum) in every mode, on
+    inputs that reach its every branch at scale: wide-range values (overflowing sums, exact
+    cancellations), ReLU-like zeros with -0 and +0 (zero signs decided by the products), NaN rows and
+    columns, special addends; e4m3 and int8 operands."""
+    fp16, e4m3, int8 = bitsim.format("fp16"), bitsim.format("e4m3"), bitsim.FixedFormat(8, 0)
+    rng = np.random.default_rng(8)
+    m, k, n = size, size + 37, size - 5
+    wide = rng.standard_normal((m, k)) * np.exp2(rng.integers(-12, 9, (m, k)))
+    relu = np.maximum(rng.standard_normal((k, n)), 0) * np.where(rng.random((k, n)) < 0.5, -0.0, 1.0)
+    C = bitsim.encode(rng.standard_normal((m, n)) * 4, fp16)
+    C[:, ::97] = 0x8000
+    C[:, 1::97] = 0x7C00
+    for mode in ("rne", "rna", "rtz", "rup", "rdn", "rto"):
+        for label, fa, A, B in (("e4m3", e4m3, bitsim.encode(wide, e4m3), bitsim.encode(relu * 16, e4m3)),
+                         ("int8", int8, rng.integers(0, 256, (m, k)).astype(np.uint8),
+                          rng.integers(0, 256, (k, n)).astype(np.uint8))):
+            if fa is e4m3:
+                A[::101] = 0x80                                           # -0 rows: zero signs from products
+                A[m // 2, 3], B[5, n // 2] = 0x7F, 0xFF                           # a NaN row and column
+            unit = DotUnit(fa, fa, FloatAcc(fp16, mode), fp16)
+            for addend in (C, None):
+                want = bitsim.matmul(A, B, unit, addend, backend="cpu", return_flags=True)
+                got = bitsim.matmul(cuda.to_device(A), cuda.to_device(B), unit,
+                                    None if addend is None else cuda.to_device(addend), return_flags=True)
+                check(f"lanes {m}x{k}x{n} {label} FloatAcc(fp16, {mode}){' + C' if addend is not None else ''}",
+                      got, want, m * n)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=1 << 24)
     ap.add_argument("--gemm", type=int, default=512)
-    ap.add_argument("--only", default="encode,convert,ops,blocks,gemm")
+    ap.add_argument("--only", default="encode,convert,ops,blocks,gemm,lanes")
+    ap.add_argument("--formats", default=",".join(ELEMENT_FORMATS), help="element formats for the encode check")
     ap.add_argument("--simulator-dry-run", action="store_true", help="allow the CUDA simulator (tiny sizes only)")
     args = ap.parse_args()
     if (SIMULATOR and not args.simulator_dry_run) or not cuda.is_available():
@@ -191,9 +222,9 @@ def main():
         return 2
     print(f"GPU: {getattr(cuda.get_current_device(), 'name', 'simulator')!r}")
     t0 = time.time()
-    steps = {"encode": lambda: verify_encode(args.n), "convert": verify_convert_and_decode,
+    steps = {"encode": lambda: verify_encode(args.n, args.formats.split(",")), "convert": verify_convert_and_decode,
              "ops": lambda: verify_ops(args.n), "blocks": lambda: verify_blocks(args.n),
-             "gemm": lambda: verify_gemm(args.gemm)}
+             "gemm": lambda: verify_gemm(args.gemm), "lanes": lambda: verify_lanes(args.gemm)}
     for name in args.only.split(","):
         try:
             steps[name]()
