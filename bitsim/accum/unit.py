@@ -235,8 +235,8 @@ def _run_cpu(A, BT, rowwise, c, unit, args, n_out):
 
 
 def _run_cuda(A, B, rowwise, c, unit, args, n_out):
-    """(codes, flags, status on the host or None if all clear) from the GPU kernels: the int64-grid GEMM of
-    a sequential FloatAcc where it applies (``lanes_exact``), else the generic kernels; device inputs
+    """(codes, flags, status on the host or None if all clear) from the GPU kernels: the float64-lane GEMM
+    of a sequential FloatAcc where it applies (``lanes_exact``), else the generic kernels; device inputs
     stay there."""
     from bitsim.kernels import cuda_run
     on_device = any(is_device_array(x) for x in (A, B, c))

@@ -1,9 +1,10 @@
-"""Sequential float accumulation on an integer grid: the step shared by the CPU and GPU fast paths.
+"""Sequential float accumulation on an integer grid: the rounding steps of the CPU and GPU fast paths.
 
 When the accumulator format and every product are integer multiples of one quantum 2**q and stay below
 2**61 of it, a FloatAcc's running sum is an int64 count of quanta (``bitsim.kernels.float_acc_fast``
 says when). Each step adds the product's exact value and rounds the sum to the accumulator's precision
 (``lane_step``): the single rounding the core's ``fma_codes`` performs, in a few integer operations.
+The GPU holds the same count in a float64 and rounds it on the float64's words (``f64_round_hi``).
 """
 
 from numba import int64, uint32, uint64

@@ -3,8 +3,8 @@
 When the accumulator format and every product are integer multiples of one quantum 2**q and stay
 below 2**61 of it (FP8 products into an FP16 accumulator, for one), the running sum is kept as an
 int64 count of quanta. Each step adds the product's exact integer value, then rounds the sum to the
-accumulator format's precision (``bitsim.core.grid.lane_step``, shared by the per-output chains, the GEMM
-lanes and the GPU's GEMM kernel): keep ``man_bits + 1`` bits, and never round below the accumulator's
+accumulator format's precision (``bitsim.core.grid.lane_step``, shared by the per-output chains and the
+GEMM lanes; the GPU's float64 lanes round with ``grid.f64_round_hi``, held to it by tests/test_grid.py): keep ``man_bits + 1`` bits, and never round below the accumulator's
 own quantum, since its subnormals are exact on the grid. That is the same single rounding ``fma_codes``
 performs. Signed zeros follow IEEE 754 (x + y of two zeros is -0
 only when both are -0, or under rdn when either is; an exact cancellation is +0, or -0 under rdn).
