@@ -41,11 +41,22 @@ def operand_codes(x, fmt, name: str, hint: str = "") -> np.ndarray:
 def as_device(x):
     """A Numba device-array view of a device array (CuPy, PyTorch, Numba), C-contiguous, no copy."""
     from numba import cuda
-    arr = x if not hasattr(x, "__cuda_array_interface__") else cuda.as_cuda_array(x)   # the simulator's as is
+    # Numba's own (and the simulator's) device arrays as they are; others through their interface
+    own = isinstance(x, _numba_device_types()) or not hasattr(x, "__cuda_array_interface__")
+    arr = x if own else cuda.as_cuda_array(x)
     if not arr.is_c_contiguous():
         raise ValueError(f"device arrays must be C-contiguous; got strides {arr.strides} for shape {arr.shape} "
                          "(make a contiguous copy on the device first)")
     return arr
+
+
+def _numba_device_types() -> tuple:
+    from numba import cuda
+    if cuda.config.ENABLE_CUDASIM:
+        from numba.cuda.simulator.cudadrv.devicearray import FakeCUDAArray
+        return (FakeCUDAArray,)
+    from numba.cuda.cudadrv.devicearray import DeviceNDArray
+    return (DeviceNDArray,)
 
 
 def device_code_array(codes, fmt, name: str = "codes"):

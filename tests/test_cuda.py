@@ -16,7 +16,7 @@ from numba import config, cuda
 import bitsim
 from bitsim.accum import AccumulatorOverflow, ChunkedAcc, DotUnit, FloatAcc, IntAcc, KulischAcc, SplitKAcc
 from bitsim.blocks.catalog import lookup_block
-from bitsim.kernels import cuda as G, cuda_ptx
+from bitsim.kernels import cuda as G, cuda_ptx, fused_cuda
 from test_dot import adversarial_rows, float_acc_adversarial_gemm
 
 pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")   # simulator: numpy wraps
@@ -168,6 +168,7 @@ def test_matmul_and_dot_match_cpu(name):
     C = bitsim.encode(np.arange(15.0).reshape(5, 3) - 7, unit.c)
     np.testing.assert_array_equal(bitsim.matmul(A, B, unit, C, backend="cuda"), bitsim.matmul(A, B, unit, C))
     got = bitsim.matmul(cuda.to_device(A), cuda.to_device(B), unit)
+    assert got.dtype == unit.out.code_dtype                                # written in the output's dtype
     np.testing.assert_array_equal(host(got), bitsim.matmul(A, B, unit))
     A2, B2 = bitsim.encode(a, unit.a), bitsim.encode(b, unit.b)
     np.testing.assert_array_equal(bitsim.dot(A2, B2, unit, backend="cuda"), bitsim.dot(A2, B2, unit))
@@ -201,6 +202,7 @@ def test_float_acc_grid_gemm_matches_cpu():
             got = bitsim.matmul(cuda.to_device(A), cuda.to_device(B), unit,
                                 None if addend is None else cuda.to_device(addend), return_flags=True)
             for g, w in zip(got, want):
+                assert g.dtype == w.dtype
                 np.testing.assert_array_equal(host(g), w, err_msg=mode)
 
 
@@ -236,7 +238,7 @@ def test_backend_selection_and_errors(monkeypatch):
     with pytest.raises(ValueError, match="an input is a CUDA device array"):
         bitsim.encode(cuda.to_device(x), "e4m3", backend="cpu")
     with pytest.raises(ValueError, match="tensor-core"):
-        bitsim.matmul(np.zeros((2, 2), np.uint16), np.zeros((2, 2), np.uint16), "nvidia_h100_fp16_fp32",
+        bitsim.matmul(np.zeros((2, 32), np.uint8), np.zeros((32, 2), np.uint8), "nvidia_h100_e4m3_fp32_cublas",
                       backend="cuda")
     with pytest.raises(TypeError, match="bitsim.dataflow.relu runs on host"):
         bitsim.dataflow.relu(cuda.to_device(np.zeros((1, 1, 2, 2), np.uint8)), "e4m3")
@@ -279,7 +281,8 @@ def test_kernels_compile_to_ptx_without_float_instructions():
     """No float instruction in any kernel, except the float64 lanes' exact products and sums and the
     conversion of their integer-valued sums (which must be there: the kernels are what they say)."""
     ptx = _ptx_or_skip()
-    assert sorted(ptx) == sorted(name for name in dir(G) if name.endswith("_kernel"))
+    assert sorted(ptx) == sorted(name for module in (G, fused_cuda) for name in dir(module)
+                                 if name.endswith("_kernel"))
     for name, (text, _) in ptx.items():
         assert ".entry" in text, name
         assert cuda_ptx.unexpected_float_instructions(name, text) == [], name

@@ -150,7 +150,10 @@ def _pairwise(terms: list, fmt) -> np.ndarray:
 
 
 def _chain_results(A, B, chunks, fmt_in, acc, instruction_k) -> np.ndarray:
-    """(n, len(chunks)) chain results, each chunk from c = +0; chunks of equal length share one call."""
+    """(n, len(chunks)) chain results, each chunk from c = +0; chunks of equal length share one call (the
+    compiled CPU kernel ``bitsim.kernels.fused_cpu.fused_rows``; the NumPy model for an exact window)."""
+    from bitsim.kernels.fused_cpu import fused_rows, kernel_supports
+    chain = fused_rows if kernel_supports(acc) else fused_dot
     n = A.shape[0]
     out = np.zeros((n, len(chunks)), np.int64)
     lengths = np.array([len(cols) for cols in chunks], np.int64)
@@ -158,7 +161,7 @@ def _chain_results(A, B, chunks, fmt_in, acc, instruction_k) -> np.ndarray:
         which = np.flatnonzero(lengths == length)
         idx = np.stack([chunks[j] for j in which])                       # (m, length)
         a, b = A[:, idx].reshape(-1, length), B[:, idx].reshape(-1, length)  # row i * m + j: chunk j of row i
-        d = fused_dot(a, b, np.zeros(len(a), np.int64), fmt_in, acc, instruction_k=instruction_k)
+        d = chain(a, b, np.zeros(len(a), np.int64), fmt_in, acc, instruction_k=instruction_k)
         out[:, which] = d.reshape(n, len(which))
     return out
 

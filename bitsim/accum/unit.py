@@ -28,7 +28,7 @@ from bitsim.quantize import encode
 from bitsim.ops import exact_product_format
 from bitsim.backend import choose, empty_like_input, is_device_array
 from bitsim.core.dot import MODEL_CHUNKED, MODEL_FLOAT, MODEL_PAIRWISE, MODEL_REGISTER
-from bitsim.kernels import dot_cpu
+from bitsim.kernels import dot_cpu, fused_cpu
 from bitsim.kernels.float_acc_fast import (
     column_tiles, float_acc_dot_array, float_acc_gemm, float_acc_plan, lanes_exact,
 )
@@ -193,10 +193,7 @@ def _run(A, B, rowwise, c, unit: DotUnit, n_out, backend):
         if status[t] == ST_OFF_GRID:
             raise ValueError(f"output {t}: a term is not a multiple of the register's quantum 2**-{frac} "
                              f"({unit.acc}); give KulischAcc a larger frac_bits")
-    if is_device_array(code):
-        from bitsim.kernels.cuda_run import narrow_codes
-        return narrow_codes(code, unit.out.code_dtype), flags
-    return code.astype(unit.out.code_dtype), flags
+    return (code if is_device_array(code) else code.astype(unit.out.code_dtype)), flags
 
 
 def _run_cpu(A, BT, rowwise, c, unit, args, n_out):
@@ -247,14 +244,20 @@ def _run_cuda(A, B, rowwise, c, unit, args, n_out):
     C = (c.reshape(-1) if is_device_array(c) else np.ascontiguousarray(c).reshape(-1).astype(np.uint64)) if use_c \
         else np.zeros(1, np.uint64)
     empty = empty_like_input(A if on_device else np.empty(0))
-    code = empty(n_out, dtype=np.uint64)
-    flags = empty(n_out, dtype=np.uint8)
-    status = empty(n_out, dtype=np.uint8)               # every kernel writes every output's status
+
+    def results():
+        """(codes, flags): on the device in the output's dtype, on the host in uint64 (one compiled
+        signature for host inputs)."""
+        return empty(n_out, dtype=unit.out.code_dtype if on_device else np.uint64), empty(n_out, dtype=np.uint8)
+
+    # every kernel writes every output's status
+    status = cuda_run.scratch("status", n_out, np.uint8) if on_device else np.empty(n_out, np.uint8)
     grid = float_acc_plan(unit, unit.acc) if args[3] == MODEL_FLOAT and not rowwise else None
     clear = False
     if grid is not None and lanes_exact(unit, unit.acc):
-        clear = cuda_run.float_acc_gemm(A, B, grid, C, use_c, args, code, flags, status)
+        clear, code, flags = cuda_run.float_acc_gemm(A, B, grid, C, use_c, args, results, status)
     else:
+        code, flags = results()
         cuda_run.dot_array(A, B, rowwise, C, use_c, *args, code, flags, status)
     if on_device:
         status = None if clear or not cuda_run.device_max(status) else status.copy_to_host()
@@ -278,8 +281,11 @@ def dot(A, B, unit, c=None, *, return_flags=False, backend=None):
     backend = choose(backend, A, B, c)
     if isinstance(unit, TensorCoreUnit):
         _no_flags(unit, return_flags)
-        _host_only(unit, backend)
-        return _fused(A, B, unit, c)
+        A, B = _rows(A, unit.fmt_in, "A"), _rows(B, unit.fmt_in, "B")
+        if tuple(A.shape) != tuple(B.shape):
+            raise ValueError(f"dot: A and B must have the same shape (n, K); got {tuple(A.shape)} and "
+                             f"{tuple(B.shape)}")
+        return _fused(A, B, unit, c, backend, rowwise=True)
     if not isinstance(unit, DotUnit):
         raise TypeError(f"unit must be a DotUnit, a TensorCoreUnit or a preset name; got {type(unit).__name__}")
     A, B = _rows(A, unit.a, "A"), _rows(B, unit.b, "B")
@@ -312,10 +318,7 @@ def matmul(A, B, unit, C=None, *, return_flags=False, backend=None):
     if C is not None and tuple(np.shape(C) if not is_device_array(C) else C.shape) != (M, N):
         raise ValueError(f"matmul: C must have shape ({M}, {N}); got {tuple(C.shape)}")
     if isinstance(unit, TensorCoreUnit):
-        _host_only(unit, backend)
-        rows_a, rows_b = np.repeat(A, N, axis=0), np.tile(B.T, (M, 1))
-        c = None if C is None else np.asarray(C).reshape(-1)
-        return _fused(rows_a, rows_b, unit, c).reshape(M, N)
+        return _fused(A, B, unit, C, backend, rowwise=False)
     if not isinstance(unit, DotUnit):
         raise TypeError(f"unit must be a DotUnit, a TensorCoreUnit or a preset name; got {type(unit).__name__}")
     C = None if C is None else _rows(C, unit.c, "C")
@@ -329,22 +332,34 @@ def _no_flags(unit, return_flags):
                          f"{getattr(unit, 'name', '')} gives codes")
 
 
-def _host_only(unit, backend):
+def _fused(A, B, unit: TensorCoreUnit, c, backend, rowwise):
+    """Codes (the output's code dtype) of a tensor-core unit on checked operands: rows (``rowwise``: A, B
+    (n, K), c (n,)) or a GEMM (A (M, K), B (K, N), c (M, N)); c None = +0 (the API's C with a GemmLevel).
+
+    A unit with a finite window and no library level runs on the compiled kernels (CPU:
+    ``bitsim.kernels.fused_cpu``, CUDA: ``fused_cuda``; a GEMM without expanding A and B). The exact window
+    (``window_bits=None``) runs on the NumPy model ``fused_dot`` and the library level on ``gemm_dot``
+    (whose chunk chains use the CPU kernel), both over rows -- a GEMM as M*N rows -- on the CPU backend only."""
+    if unit.gemm is None and fused_cpu.kernel_supports(unit.acc):
+        if backend == "cuda":
+            from bitsim.kernels import fused_cuda
+            run = fused_cuda.fused_rows if rowwise else fused_cuda.fused_gemm
+            return run(A, B, c, unit.fmt_in, unit.acc, unit.instruction_k)
+        run = fused_cpu.fused_rows if rowwise else fused_cpu.fused_gemm
+        return run(A, B, c, unit.fmt_in, unit.acc, unit.instruction_k).astype(unit.out.code_dtype)
     if backend != "cpu":
-        raise ValueError(f"{unit.name}: tensor-core (fused) units run on the CPU backend only so far; "
-                         "pass host arrays and backend='cpu'")
-
-
-def _fused(A, B, unit: TensorCoreUnit, c):
-    A, B = _rows(A, unit.fmt_in, "A"), _rows(B, unit.fmt_in, "B")
-    if A.shape != B.shape:
-        raise ValueError(f"dot: A and B must have the same shape (n, K); got {A.shape} and {B.shape}")
+        what = "the library level (GemmLevel)" if unit.gemm is not None else "the exact window (window_bits=None)"
+        raise ValueError(f"{unit.name}: tensor-core units with {what} run on the CPU backend only; pass host "
+                         "arrays and backend='cpu'")
+    if not rowwise:                                    # one row per output
+        M, N = A.shape[0], B.shape[1]
+        c = None if c is None else np.asarray(c).reshape(-1)
+        return _fused(np.repeat(A, N, axis=0), np.tile(B.T, (M, 1)), unit, c, backend, True).reshape(M, N)
     if unit.gemm is not None:                          # library level: c is the API's C (epilogue)
         return gemm_dot(A, B, c, unit.fmt_in, unit.acc, unit.gemm, unit.instruction_k).astype(unit.out.code_dtype)
     c = np.zeros(A.shape[0], dtype=unit.out.code_dtype) if c is None else np.asarray(c)
     d = fused_dot(A, B, c, unit.fmt_in, unit.acc, instruction_k=unit.instruction_k)
     return d.astype(unit.out.code_dtype)
-
 
 
 def _seed_units() -> dict:

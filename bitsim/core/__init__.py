@@ -12,12 +12,12 @@ directly with NumPy scalars.
 import types
 
 from bitsim.core import (
-    accum, arith, bits, block, block_dot, block_encode, compare, convert, dot, fast_encode, grid, rng, round, unpack,
-    wide,
+    accum, arith, bits, block, block_dot, block_encode, compare, convert, dot, fast_encode, fused, grid, rng, round,
+    unpack, wide,
 )
 
 MODULES = (bits, wide, rng, round, unpack, convert, fast_encode, arith, compare, block, block_encode, accum, dot,
-           block_dot, grid)
+           block_dot, grid, fused)
 
 _BUILT = {}
 

@@ -55,7 +55,7 @@ def f64_round_hi(hi, lo, mode, sh):
     rounding up to the next power of two. The caller keeps the value away from the float64 range's ends.
 
     Written on 32-bit words, so that a GPU spends one 32-bit operation per step: the float64 lanes of
-    ``bitsim.kernels.cuda.float_acc_f64_gemm_kernel`` add exactly in float64 and round here; it agrees
+    ``bitsim.kernels.cuda.float_acc_lanes_kernel`` add exactly in float64 and round here; it agrees
     with ``lane_step`` on every value of their domain (tests/test_grid.py)."""
     one = uint32(1)
     mask = uint32((one << uint32(sh)) - one)

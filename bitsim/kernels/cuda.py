@@ -159,14 +159,6 @@ def dot_rows_kernel(A, BT, C, use_c, pa, pb, pc, model, p_acc, mode_acc, p_inner
 
 
 @cuda.jit(device=True)
-def tile_output():
-    """(ty, tx, i, j): this thread's place in its TILE x TILE thread block and the output (i, j) it owns."""
-    ty = cuda.threadIdx.y
-    tx = cuda.threadIdx.x
-    return ty, tx, int64(cuda.blockIdx.y) * TILE + ty, int64(cuda.blockIdx.x) * TILE + tx
-
-
-@cuda.jit(device=True)
 def stage_codes(A, B, i, j, k0, a_codes, b_codes):
     """Thread (ty, tx)'s share of one K slice: a_codes[ty, tx] = A[i, k0 + tx] and b_codes[tx, ty] =
     B[k0 + ty, j] (0 outside the matrices), so that a_codes and b_codes are rows of A and of B's
@@ -192,6 +184,7 @@ def tile_value(X, r, c, table, special, bad, slot, zero):
 
 
 ST_REDO = 255        # the float64 lanes' mark: the generic kernel computes this output instead
+ST_LOST = 254        # the float64 lanes' mark for the finish: a rounding of this output's sum was inexact
 
 
 @cuda.jit
@@ -200,15 +193,35 @@ def gemm_kernel(A, B, C, use_c, pa, pb, pc, model, p_acc, mode_acc, p_inner, mod
     """D = C + A @ B (A (M, K), B (K, N)), out flat (M * N): a TILE x TILE thread block owns a TILE x TILE
     block of outputs; K is walked in TILE-wide slices staged in shared memory (``stage_codes``), and
     each thread feeds its output's products to ``dot_steps`` in increasing k -- the unit's order, which
-    tiling does not change. ``todo`` empty: every output; else only outputs t with todo[t] == ST_REDO
-    (a thread block with none returns at once)."""
+    tiling does not change. ``todo`` empty: every output, one tile per thread block (a 2-D grid);
+    else only outputs t with todo[t] == ST_REDO, each thread block of a 1-D grid walking the tiles
+    (a tile with none is skipped at once, so a grid of a few blocks per multiprocessor checks a GEMM
+    with no such output in a few microseconds)."""
     a_codes = cuda.shared.array((TILE, TILE), dtype=uint64)
     b_codes = cuda.shared.array((TILE, TILE), dtype=uint64)
     any_todo = cuda.shared.array(1, dtype=uint8)
     stack = cuda.local.array(STACK_DEPTH, dtype=uint64)         # the pairwise tree's levels
+    args = (A, B, C, use_c, pa, pb, pc, model, p_acc, mode_acc, p_inner, mode_inner, chunk, frac, width, overflow,
+            p_prod, po, mode_out, todo, out, flags, status, a_codes, b_codes, any_todo, stack)
+    tiles_x = (B.shape[1] + TILE - 1) // TILE
+    n_tiles = tiles_x * ((A.shape[0] + TILE - 1) // TILE)
+    first, step = int64(cuda.blockIdx.x), int64(cuda.gridDim.x)
+    if todo.shape[0] == 0:                                      # one tile per thread block
+        first, step = int64(cuda.blockIdx.y) * tiles_x + cuda.blockIdx.x, n_tiles
+    for tile in range(first, n_tiles, step):
+        gemm_tile(tile // tiles_x, tile % tiles_x, *args)
+
+
+@cuda.jit(device=True)
+def gemm_tile(bi, bj, A, B, C, use_c, pa, pb, pc, model, p_acc, mode_acc, p_inner, mode_inner, chunk, frac, width,
+              overflow, p_prod, po, mode_out, todo, out, flags, status, a_codes, b_codes, any_todo, stack):
+    """``gemm_kernel``'s work on output tile (bi, bj), by the whole thread block."""
     N = B.shape[1]
     K = A.shape[1]
-    ty, tx, i, j = tile_output()
+    ty = cuda.threadIdx.y
+    tx = cuda.threadIdx.x
+    i = bi * TILE + ty
+    j = bj * TILE + tx
     t = i * N + j
     live = i < A.shape[0] and j < N
     if todo.shape[0] > 0:
@@ -219,7 +232,9 @@ def gemm_kernel(A, B, C, use_c, pa, pb, pc, model, p_acc, mode_acc, p_inner, mod
         if live:
             any_todo[0] = 1
         cuda.syncthreads()
-        if any_todo[0] == 0:                      # uniform across the block
+        skip = any_todo[0] == 0                   # uniform across the block
+        cuda.syncthreads()                        # every thread has read it before the next tile resets it
+        if skip:
             return
     c = uint64(C[t]) if (use_c and live) else uint64(0)
     state = dot_init(c, use_c, pc, model, p_acc, mode_acc, frac, width, overflow)
@@ -307,22 +322,23 @@ def grid_start_kernel(C, use_c, pc, model, p_acc, mode_acc, frac, width, overflo
 
 
 @cuda.jit
-def float_acc_lanes_kernel(A, B, ta, sa, tb, sb, mode, sh, peak_hi, sums, lost, status):
+def float_acc_lanes_kernel(A, B, ta, sa, tb, sb, use_c, mode, sh, peak_hi, sums, status):
     """The sequential sums of a FloatAcc GEMM D = C + A @ B held as float64 counts of quanta ("lanes"),
-    from sums (``grid_start_kernel``) back into sums; ``grid_finish_kernel`` turns them into codes.
+    from sums (``grid_start_kernel``; from 0 without an addend) back into sums; ``grid_finish_kernel``
+    turns them into codes.
 
     Exact: the tables (ta, tb, float64 integers) and every sum are counts below 2**53 (the plan checks),
     and every product and sum is a multiple of the accumulator's quantum, so float64 multiplies and
     adds them exactly (explicit ``.rn`` operations, never contracted into an fma); ``f64_round_hi``
     rounds each sum, on its 32-bit words, to the accumulator's ``20 - sh`` fraction bits in ``mode``.
     Below the accumulator's normal range that rounding drops only zero bits, as such sums are
-    multiples of its quantum. lost[t] = 1 where any rounding of output t was inexact.
+    multiples of its quantum.
 
     Each thread owns RB x RB outputs, TILE apart (``f64_lanes``); a thread block owns SPAN x SPAN outputs
     and stages SPAN x TILE slices of both operands' values in shared memory. status[t] = ST_REDO (the
     generic kernel computes the output instead) for a row or column with an inf or NaN, and for every
     output of a thread whose sums passed the largest finite value (``peak_hi``, the hi word of its
-    count); else 0."""
+    count); else ST_LOST where any rounding of the output was inexact; else 0."""
     a_tile = cuda.shared.array((SPAN, TILE), dtype=np.float64)    # a_tile[r, k] = value of A[row0 + r, k0 + k]
     b_tile = cuda.shared.array((TILE, SPAN), dtype=np.float64)    # b_tile[k, c] = value of B[k0 + k, col0 + c]
     row_bad = cuda.shared.array(SPAN, dtype=uint8)
@@ -344,7 +360,7 @@ def float_acc_lanes_kernel(A, B, ta, sa, tb, sb, mode, sh, peak_hi, sums, lost, 
         for c in range(RB):
             i = row0 + ty + TILE * r
             j = col0 + tx + TILE * c
-            acc[r * RB + c] = sums[i * N + j] if (i < M and j < N) else float64(0)
+            acc[r * RB + c] = sums[i * N + j] if (use_c and i < M and j < N) else float64(0)
             lost_bits[r * RB + c] = uint32(0)
     peak = uint32(0)
     cuda.syncthreads()
@@ -364,18 +380,17 @@ def float_acc_lanes_kernel(A, B, ta, sa, tb, sb, mode, sh, peak_hi, sums, lost, 
             if i < M and j < N:
                 t = i * N + j
                 sums[t] = acc[r * RB + c]
-                lost[t] = uint8(lost_bits[r * RB + c] != uint32(0))
                 redo = row_bad[ty + TILE * r] != 0 or col_bad[tx + TILE * c] != 0 or peak > uint32(peak_hi)
-                status[t] = ST_REDO if redo else 0
+                status[t] = ST_REDO if redo else (ST_LOST if lost_bits[r * RB + c] != uint32(0) else 0)
 
 
 @cuda.jit
-def grid_finish_kernel(sums, lost, C, use_c, pc, model, p_acc, mode_acc, frac, width, overflow, acc_values,
+def grid_finish_kernel(sums, C, use_c, pc, model, p_acc, mode_acc, frac, width, overflow, acc_values,
                        acc_special, po, mode_out, q, out, flags, status):
-    """Codes and flags of the outputs ``float_acc_lanes_kernel`` left unmarked: the sum (a float64 count of
-    2**q) converted to the output format (``grid_finish``), flags those of the addend's conversion plus
-    inexact. Marks ST_REDO an output with a special addend, or whose exact-zero end has a sign the
-    products decide (``zero_sign_rule``)."""
+    """Codes and flags (status 0) of the outputs ``float_acc_lanes_kernel`` did not mark ST_REDO: the sum
+    (a float64 count of 2**q) converted to the output format (``grid_finish``), flags those of the
+    addend's conversion plus inexact where marked ST_LOST. Marks ST_REDO an output with a special
+    addend, or whose exact-zero end has a sign the products decide (``zero_sign_rule``)."""
     for t in range(cuda.grid(1), out.shape[0], cuda.gridsize(1)):
         if status[t] == ST_REDO:
             continue
@@ -389,7 +404,8 @@ def grid_finish_kernel(sums, lost, C, use_c, pc, model, p_acc, mode_acc, frac, w
         if acc_special[s_code] or (s == 0 and undecided):
             status[t] = ST_REDO
             continue
-        f = state[2] | (FLAG_INEXACT if lost[t] != 0 else 0)
+        f = state[2] | (FLAG_INEXACT if status[t] == ST_LOST else 0)
+        status[t] = 0
         out[t], flags[t] = grid_finish(s, usual if s == 0 else int64(0), f, int64(-1), p_acc, q, po, mode_out)
 
 
@@ -405,13 +421,6 @@ def block_dot_kernel(A, SA, BT, SBT, rowwise, L, C, use_c, pa, pb, psa, psb, pc,
         out[t], flags[t], status[t] = block_dot_output(A, SA, BT, SBT, i, j, K, L, c, use_c, pa, pb, psa, psb, pc,
                                                        frac, width, overflow, p_acc, mode_acc, mode_conv, fused, po,
                                                        mode_out)
-
-
-@cuda.jit
-def narrow_kernel(src, out):
-    """out[i] = src[i] in out's (narrower unsigned) dtype: codes that already fit."""
-    for i in range(cuda.grid(1), out.shape[0], cuda.gridsize(1)):
-        out[i] = src[i]
 
 
 REDUCE_THREADS = 8 if SIMULATOR else 256      # the block size the reduction kernels are launched with

@@ -27,8 +27,10 @@ EXACT_FLOAT_OPS = {"float_acc_lanes_kernel": frozenset({"mul.rn.f64", "add.rn.f6
 
 def _signatures():
     from numba import types as t
+    from bitsim.core.fused import F_LEN
     P = t.UniTuple(t.int64, 15)
     R = t.UniTuple(t.int64, 10)
+    F = t.UniTuple(t.int64, F_LEN)
     u8, u16, u32, u64 = (t.Array(d, 1, "C") for d in (t.uint8, t.uint16, t.uint32, t.uint64))
     i8 = t.Array(t.int8, 1, "C")
     i32, i64 = t.Array(t.int32, 1, "C"), t.Array(t.int64, 1, "C")
@@ -44,7 +46,6 @@ def _signatures():
         "counter_bits_kernel": (u, u, u, i, u64),
         "max_kernel": (u16, u64),
         "or_kernel": (u8, u64),
-        "narrow_kernel": (u64, u8),
         "arith_kernel": (i, u8, P, u8, P, u8, P, P, i, i, u, u, u, u64, i, u8, u8),
         "compare_kernel": (i, u16, u16, P, u16, u8),
         "block_encode_kernel": (u32, i, t.Array(t.int64, 1, "C"), t.Array(t.int64, 1, "C"), P, P, R, P, i, i, u, u,
@@ -52,10 +53,13 @@ def _signatures():
         "dot_rows_kernel": dot,
         "gemm_kernel": (*dot[:-3], u8, *dot[-3:]),
         "grid_start_kernel": (u64, t.boolean, P, i, P, i, i, i, i, f64, u8, f64),
-        "float_acc_lanes_kernel": (m64, m64, f64, u8, f64, u8, i, i, i, f64, u8, u8),
-        "grid_finish_kernel": (f64, u8, u64, t.boolean, P, i, P, i, i, i, i, f64, u8, P, i, i, u64, u8, u8),
+        "float_acc_lanes_kernel": (m64, m64, f64, u8, f64, u8, t.boolean, i, i, i, f64, u8),
+        "grid_finish_kernel": (f64, u64, t.boolean, P, i, P, i, i, i, i, f64, u8, P, i, i, u64, u8, u8),
         "block_dot_kernel": (m64, m64, m64, m64, t.boolean, i, u64, t.boolean, P, P, P, P, P, i, i, i, P, i, i,
                              t.boolean, P, i, u64, u8, u8),
+        "fused_decode_kernel": (m64, t.boolean, P, m64),
+        "fused_output_kernel": (m64, m64, t.boolean, u64, t.boolean, P, F, u32),
+        "fused_gemm_kernel": (m64, m64, u64, t.boolean, P, F, u32),
     }
 
 
@@ -76,14 +80,16 @@ def _device_capability(cc):
 
 
 def compile_all(cc=(9, 0)) -> dict:
-    """{kernel name: (PTX text, seconds to compile)} for every kernel of ``bitsim.kernels.cuda``."""
+    """{kernel name: (PTX text, seconds to compile)} for every kernel of ``bitsim.kernels.cuda`` and
+    ``bitsim.kernels.fused_cuda``."""
     from numba import cuda
-    from bitsim.kernels import cuda as G
+    from bitsim.kernels import cuda as G, fused_cuda
     out = {}
     with _device_capability(cc):
         for name, sig in _signatures().items():
             t0 = time.perf_counter()
-            ptx, _ = cuda.compile_ptx(getattr(G, name).py_func, sig, cc=cc)
+            kernel = getattr(G, name, None) or getattr(fused_cuda, name)
+            ptx, _ = cuda.compile_ptx(kernel.py_func, sig, cc=cc)
             out[name] = (ptx, time.perf_counter() - t0)
     return out
 

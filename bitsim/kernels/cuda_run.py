@@ -8,6 +8,8 @@ CuPy, PyTorch) is used in place, without a host copy.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from numba import cuda
 
@@ -23,10 +25,18 @@ def grid_1d(n: int) -> tuple[int, int]:
 
 
 def _on_device(a):
-    """A NumPy array staged on the GPU; anything else (device arrays, scalars, tuples) as it is."""
+    """A NumPy array staged on the GPU (an empty one as a cached empty device array: no copy, which
+    would wait for the GPU); anything else (device arrays, scalars, tuples) as it is."""
     if isinstance(a, np.ndarray):
+        if a.size == 0 and a.ndim == 1:
+            if a.dtype not in _EMPTY:
+                _EMPTY[a.dtype] = cuda.device_array(0, dtype=a.dtype)
+            return _EMPTY[a.dtype]
         return cuda.to_device(np.ascontiguousarray(a))
     return a
+
+
+_EMPTY: dict = {}
 
 
 def _launch(kernel, config, args, n_outputs: int):
@@ -134,41 +144,64 @@ def dot_array(A, B, rowwise, C, use_c, pa, pb, pc, model, p_acc, mode_acc, p_inn
 F64_EXACT = 2 ** 53      # float64 holds every integer below this exactly
 
 
-def float_acc_gemm(A, B, grid, C, use_c, args, out, flags, status):
+def float_acc_gemm(A, B, grid, C, use_c, args, results, status):
     """``float_acc_fast.float_acc_gemm`` on the GPU for D = C + A @ B (B (K, N), not transposed), for a unit
     whose products are multiples of the accumulator's quantum (``lanes_exact``); ``grid`` is the unit's
     ``float_acc_plan`` (its tables are copied to the GPU once), ``args`` the generic kernel's unit
-    arguments. Where every count of quanta stays below 2**53, the float64 lanes run (start, lanes, finish
-    kernels) and the generic kernel computes only the outputs they mark (``cuda.ST_REDO``); else the
-    generic kernel computes every output. Returns whether every status is known to be 0, which spares
+    arguments, ``results()`` makes the (codes, flags) arrays (after the first launch, so that the
+    allocation overlaps the GPU's work). Where every count of quanta stays below 2**53, the float64
+    lanes run (start, lanes, finish kernels; no start without an addend) and the generic kernel
+    computes only the outputs they mark (``cuda.ST_REDO``); else the generic kernel computes every
+    output. Returns (clear, codes, flags), clear = whether every status is known to be 0, which spares
     the caller a check (and the host a wait for the GPU)."""
     ta, sa, _, tb, sb, _, acc_values, acc_special, q, _, man, max_units = grid
     (pa, pb, pc, model, p_acc, mode_acc, p_inner, mode_inner, chunk, frac, width, overflow, p_prod, po,
      mode_out) = args
     M, N = A.shape[0], B.shape[1]
-    dev = [_on_device(x) for x in (A, B, C, out, flags, status)]
-    dA, dB, dC, d_out, d_flags, d_status = dev
+    dA, dB, dC, d_status = (_on_device(x) for x in (A, B, C, status))
     generic = ((-(-N // G.TILE), -(-M // G.TILE)), (G.TILE, G.TILE))
     if max_units + int(np.abs(ta).max()) * int(np.abs(tb).max()) >= F64_EXACT or man > 19:
+        out, flags = results()
+        d_out, d_flags = _on_device(out), _on_device(flags)
         G.gemm_kernel[generic](dA, dB, dC, use_c, *args, _NO_TODO, d_out, d_flags, d_status)
-        _copy_back((out, flags, status), dev[3:])
-        return False
-    sums = cuda.device_array(M * N, np.float64)
-    lost = cuda.device_array(M * N, np.uint8)
+        _copy_back((out, flags, status), (d_out, d_flags, d_status))
+        return False, out, flags
+    sums = scratch("float_acc_sums", M * N, np.float64)
     acc_tables = (_device_table(acc_values, "float64"), _device_table(acc_special))
     unit = (pc, model, p_acc, mode_acc, frac, width, overflow)
-    G.grid_start_kernel[grid_1d(M * N)](dC, use_c, *unit, *acc_tables, sums)
+    if use_c:
+        G.grid_start_kernel[grid_1d(M * N)](dC, use_c, *unit, *acc_tables, sums)
     peak_hi = int(np.float64(max_units).view(np.uint64)) >> 32
     G.float_acc_lanes_kernel[(-(-N // G.SPAN), -(-M // G.SPAN)), (G.TILE, G.TILE)](
         dA, dB, _device_table(ta, "float64"), _device_table(sa), _device_table(tb, "float64"), _device_table(sb),
-        mode_acc, 20 - man, peak_hi, sums, lost, d_status)
-    G.grid_finish_kernel[grid_1d(M * N)](sums, lost, dC, use_c, *unit, *acc_tables, po, mode_out, q, d_out, d_flags,
+        use_c, mode_acc, 20 - man, peak_hi, sums, d_status)
+    out, flags = results()
+    d_out, d_flags = _on_device(out), _on_device(flags)
+    G.grid_finish_kernel[grid_1d(M * N)](sums, dC, use_c, *unit, *acc_tables, po, mode_out, q, d_out, d_flags,
                                          d_status)
-    # The marked outputs, without asking the host: thread blocks with none return at once, and a float
-    # model's generic steps end with status 0, so every status is then 0.
-    G.gemm_kernel[generic](dA, dB, dC, use_c, *args, d_status, d_out, d_flags, d_status)
-    _copy_back((out, flags, status), dev[3:])
-    return True
+    # The marked outputs, without asking the host: a few thread blocks per multiprocessor walk the tiles,
+    # skipping those with none; a float model's generic steps end with status 0, so every status is then 0.
+    tiles = generic[0][0] * generic[0][1]
+    walkers = min(tiles, 2 if G.SIMULATOR else 4 * _multiprocessors())
+    G.gemm_kernel[walkers, (G.TILE, G.TILE)](dA, dB, dC, use_c, *args, d_status, d_out, d_flags, d_status)
+    _copy_back((out, flags, status), (d_out, d_flags, d_status))
+    return True, out, flags
+
+
+_SCRATCH = threading.local()
+
+
+def scratch(name: str, n: int, dtype):
+    """A device work array of n items that only this module's kernels read and write, kept for the next
+    call of the same size (one per name and host thread: launches from one thread are ordered on the
+    default stream, so a later call cannot overwrite it before an earlier one's kernels have read it)."""
+    arrays = getattr(_SCRATCH, "arrays", None)
+    if arrays is None:
+        arrays = _SCRATCH.arrays = {}
+    held = arrays.get(name)
+    if held is None or held.shape[0] != n or held.dtype != np.dtype(dtype):
+        held = arrays[name] = cuda.device_array(n, dtype=dtype)
+    return held
 
 
 def block_dot_array(A, SA, BT, SBT, rowwise, L, C, use_c, pa, pb, psa, psb, pc, frac, width, overflow, p_acc, mode_acc,
@@ -198,12 +231,3 @@ def device_or(flags) -> int:
     if flags.shape[0]:
         G.or_kernel[_reduce_grid(flags.shape[0])](flags, result)
     return int(result.copy_to_host()[0])
-
-
-def narrow_codes(codes, dtype):
-    """A device array of codes in a narrower unsigned dtype (values already fit)."""
-    if np.dtype(dtype) == codes.dtype:
-        return codes
-    out = cuda.device_array(codes.shape[0], dtype=dtype)
-    G.narrow_kernel[grid_1d(codes.shape[0])](codes, out)
-    return out
