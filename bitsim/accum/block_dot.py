@@ -28,7 +28,8 @@ from bitsim.backend import choose, is_device_array
 from bitsim.blocks.spec import BlockFormat, BlockTensor
 from bitsim.core.accum import REG_OVF_RAISE, REG_OVF_SATURATE, REG_OVF_WRAP, ST_OFF_GRID, ST_OVERFLOW
 from bitsim.formats import FixedFormat, FloatFormat, format as as_format
-from bitsim.kernels.block_dot_fast import block_dot_sums_array, block_register_plan, block_sums
+from bitsim.kernels.block_dot_fast import (block_dot_sums_array, block_register_plan, block_sums, float_block_matmul,
+                                           float_outer_plan)
 from bitsim.rounding import DETERMINISTIC_MODES, mode_code
 
 MAX_REGISTER_BITS = 127
@@ -174,8 +175,16 @@ def _operand(T, fmt: BlockFormat, k_axis: int, name: str) -> BlockTensor:
     if codes.shape != tuple(T.shape) or scales.shape != layout.scale_shape:
         raise ValueError(f"{name}: codes {codes.shape} and scales {scales.shape} do not match shape {tuple(T.shape)} "
                          f"(want scales {layout.scale_shape})")
-    return BlockTensor(code_array(codes, f.element, f"{name}.codes"), code_array(scales, f.scale, f"{name}.scales"),
+    return BlockTensor(_codes(codes, f.element, f"{name}.codes"), _codes(scales, f.scale, f"{name}.scales"),
                        tuple(T.shape), f)
+
+
+def _codes(arr: np.ndarray, fmt, name: str) -> np.ndarray:
+    """``code_array``, without its scan where the dtype is the format's and exactly as wide (every
+    value is then a code word)."""
+    if arr.dtype == fmt.code_dtype and arr.dtype.itemsize * 8 == fmt.bits:
+        return np.ascontiguousarray(arr)
+    return code_array(arr, fmt, name)
 
 
 def _addend(c, fmt, shape, name):
@@ -183,6 +192,16 @@ def _addend(c, fmt, shape, name):
     if tuple(arr.shape) != tuple(shape):
         raise ValueError(f"{name} must have shape {tuple(shape)}; got {tuple(arr.shape)}")
     return arr.reshape(-1).astype(np.uint64)
+
+
+def _float32_addend(C, fmt, shape):
+    """C as float32 values (any strides, no copy for uint32 code arrays of IEEE binary32), or None."""
+    if C is None:
+        return None
+    arr = C if isinstance(C, np.ndarray) and C.dtype == np.uint32 else code_array(C, fmt, "C")
+    if tuple(arr.shape) != tuple(shape):
+        raise ValueError(f"C must have shape {tuple(shape)}; got {tuple(arr.shape)}")
+    return arr.view(np.float32)
 
 
 def _run(A: BlockTensor, SA, BT, SBT, rowwise: bool, c, unit: BlockDotUnit, n_out: int, backend: str):
@@ -246,6 +265,13 @@ def block_matmul(A: BlockTensor, B: BlockTensor, unit, C=None, *, return_flags=F
     if A.shape[1] != B.shape[0]:
         raise ValueError(f"block_matmul: A is {A.shape} and B is {B.shape}; A's columns must equal B's rows")
     M, N = A.shape[0], B.shape[1]
+    if not return_flags and backend == "cpu":
+        plan = float_outer_plan(unit)
+        if plan is not None:
+            d = float_block_matmul(A.codes, A.scales, B.codes, B.scales, _float32_addend(C, unit.c, (M, N)), plan,
+                                   unit.block_length)
+            if d is not None:
+                return d.view(unit.out.code_dtype)
     c = None if C is None else _addend(C, unit.c, (M, N), "C")
     out, flags = _run(A.codes, A.scales, B.codes.T, B.scales.T, False, c, unit, M * N, backend)
     return (out.reshape(M, N), flags.reshape(M, N)) if return_flags else out.reshape(M, N)

@@ -24,6 +24,7 @@ are dropped on the way back.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -88,10 +89,9 @@ class Tiling:
                 "bm_w": f"BM reference weight tiling, T={self.size}"}[self.kind]
 
     def layout(self, shape) -> "Layout":
-        """The block layout of a tensor of ``shape`` (ValueError if this tiling cannot take it)."""
-        shape = tuple(int(d) for d in shape)
-        canon, tiles = self._canonical(shape)
-        return Layout(shape, canon, tiles)
+        """The block layout of a tensor of ``shape`` (ValueError if this tiling cannot take it); one
+        shared object per (tiling, shape), since training loops lay out the same shapes again and again."""
+        return _layout(self, tuple(int(d) for d in shape))
 
     # ---- canonical view and tile length of each canonical dimension
     def _canonical(self, shape):
@@ -124,6 +124,12 @@ class Tiling:
         if self.kind == "bm_x":
             return (n0, n1, rest), (1, t, t)
         return (n0, n1, rest), (t, t, rest)
+
+
+@functools.lru_cache(maxsize=512)
+def _layout(tiling: Tiling, shape: tuple) -> "Layout":
+    canon, tiles = tiling._canonical(shape)
+    return Layout(shape, canon, tiles)
 
 
 def _normalise_axis(axis: int, nd: int) -> int:

@@ -1,5 +1,9 @@
-"""Numba CPU kernel of block-format encoding: one parallel loop over blocks, each encoded by the
-shared ``bitsim.core.block_encode.encode_block``. No fastmath, ever."""
+"""Numba CPU kernel of block-format encoding: one loop over blocks, each encoded by the shared
+``bitsim.core.block_encode.encode_block``, parallel from ``PARALLEL_MIN_ELEMENTS`` elements on (a
+parallel launch costs more than it saves below that, and much more on a loaded machine). No fastmath,
+ever."""
+
+import types
 
 import numba
 from numba import prange
@@ -9,15 +13,35 @@ from bitsim.core import build
 _C = build("cpu")
 block_encode_setup = _C.block_encode_setup
 encode_block = _C.encode_block
+PARALLEL_MIN_ELEMENTS = 1 << 20
 
 
-@numba.njit(parallel=True, nogil=True, cache=True)
-def block_encode_array(src, run_len, starts, lengths, src_p, elem_p, rule, plan, mode, sr_bits, seed, stream,
-                       offset, rand, codes, scales, status):  # pragma: no cover - compiled
-    """codes (flat, like src), scales[b], status[b] (zero on entry) of every block b, the blocks given as
-    runs of consecutive elements (``Layout.runs``)."""
+def serial_and_parallel(fn):
+    """(serial, parallel) compilations of a kernel written with prange, each under its own name (Numba's
+    on-disk cache keys a function by name and signature, not by its flags). No fastmath, ever."""
+    out = []
+    for parallel in (False, True):
+        clone = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
+        clone.__qualname__ = f"{fn.__qualname__}_{'parallel' if parallel else 'serial'}"
+        out.append(numba.njit(parallel=parallel, nogil=True, cache=True)(clone))
+    return tuple(out)
+
+
+def _block_encode_array(src, run_len, starts, lengths, src_p, elem_p, rule, plan, mode, sr_bits, seed, stream,
+                        offset, rand, codes, scales, status):  # pragma: no cover - compiled
     n_blocks = scales.shape[0]
     key, use_rand, runs, block_len, mag_mask = block_encode_setup(seed, stream, rand, starts, n_blocks, run_len, src_p)
     for b in prange(n_blocks):
         encode_block(b, src, run_len, starts, lengths, src_p, elem_p, rule, plan, mode, sr_bits, key, offset, rand,
                      use_rand, runs, block_len, mag_mask, codes, scales, status)
+
+
+_KERNELS = serial_and_parallel(_block_encode_array)
+
+
+def block_encode_array(src, run_len, starts, lengths, src_p, elem_p, rule, plan, mode, sr_bits, seed, stream, offset,
+                       rand, codes, scales, status):
+    """codes (flat, like src), scales[b], status[b] (zero on entry) of every block b, the blocks given as
+    runs of consecutive elements (``Layout.runs``)."""
+    _KERNELS[src.shape[0] >= PARALLEL_MIN_ELEMENTS](src, run_len, starts, lengths, src_p, elem_p, rule, plan, mode,
+                                                   sr_bits, seed, stream, offset, rand, codes, scales, status)

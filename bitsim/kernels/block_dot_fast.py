@@ -13,11 +13,18 @@ conversion, outer accumulator) are the core's ``block_outer_step``, the same as 
 
 Outputs whose rows hold an inf or NaN element code run the generic kernel (``block_dot_cpu``).
 ``tests/test_block_dot.py`` holds both paths to ``bitsim.ref.block_dot``.
+
+Units whose outer steps are IEEE binary32 RNE conversions and additions take ``float_block_matmul``
+instead (``float_outer_plan`` states the conditions and the bound): the same exact block sums, computed
+by a Numba kernel vectorised along the longer output axis (no BLAS threads), then each block value, an
+exact float64, converted and added in native float32 arithmetic; a non-finite output sends the whole
+call to the kernels above. ``tests/test_block_dot_float.py`` holds it to the generic kernel.
 """
 
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 import numba
 import numpy as np
@@ -25,6 +32,7 @@ from numba import int64, prange, uint64
 
 from bitsim.core import build
 from bitsim.core.accum import REG_OVF_WRAP
+from bitsim.kernels.block_cpu import serial_and_parallel
 from bitsim.kernels.register_fast import EXACT_FLOAT_BITS, integer_values, quantum_exponent
 
 _C = build("cpu")
@@ -96,3 +104,153 @@ def block_dot_sums_array(A, SA, BT, SBT, rowwise, L, sums, shift, row_special, c
             f |= f2
         code, f2 = convert_one(s, p_acc, po, mode_out, uint64(0), int64(1), int64(0))
         out[t], flags[t], status[t] = code, f | f2, st
+
+
+# ---------------------------------------------------------------- outer steps in native IEEE arithmetic
+
+SCALE_EXP_BOUND = 300         # |X| of every finite scale, and |qa + qb|, at most this (float_outer_plan)
+LANES = 256                   # outputs per task along the lane axis
+PARALLEL_MIN_MACS = 1 << 24   # smaller GEMMs run serially (block_cpu.PARALLEL_MIN_ELEMENTS says why)
+
+
+@dataclass(frozen=True)
+class FloatOuterPlan:
+    """Tables of ``float_outer_plan``: per element code its integer value in units of its quantum (float64;
+    NaN for inf/NaN codes), per scale code 2**X (NaN for the NaN code), a's scales times 2**(qa + qb)."""
+
+    va: np.ndarray
+    vb: np.ndarray
+    pa: np.ndarray
+    pb: np.ndarray
+
+
+def _ieee_fp32(fmt) -> bool:
+    from bitsim.formats import format as as_format
+    return getattr(fmt, "params", None) == as_format("fp32").params
+
+
+def _pow2_table(scale_fmt, extra: int):
+    """2**(X + extra) per scale code (NaN at the NaN code), or None if a finite |X| > SCALE_EXP_BOUND."""
+    from bitsim.quantize import decode
+    v = decode(np.arange(1 << scale_fmt.bits, dtype=scale_fmt.code_dtype), scale_fmt)
+    finite = v[np.isfinite(v)]
+    if finite.size and np.abs(np.log2(finite)).max() > SCALE_EXP_BOUND:
+        return None
+    return np.ldexp(v, extra)
+
+
+def _value_table(fmt):
+    t, special = integer_values(fmt)
+    return np.where(special, np.nan, t.astype(np.float64))
+
+
+@functools.lru_cache(maxsize=32)
+def float_outer_plan(unit):
+    """A ``FloatOuterPlan`` when every output of ``unit`` whose result is finite can be computed with
+    native IEEE arithmetic, else None.
+
+    Conditions: ``block_register_plan`` holds with every block sum of |products| below 2**53 and, even
+    for a wrapping register, below 2**(width-1) (the register is then the exact sum S, in units of
+    2**(qa + qb)); "convert_add" with RNE conversion, outer sum and output; outer, out and c formats
+    IEEE binary32; |X| <= 300 for every finite scale and |qa + qb| <= 300. Then the block value
+    S * 2**(qa + qb + Xa + Xb) is an exact float64 product (1 <= |S| < 2**53, the power of two within
+    2**+-900: no overflow, no subnormal), its RNE conversion to float32 is the unit's conversion and the
+    float32 additions are the outer sum's RNE additions (IEEE 754, zero signs included). A NaN scale,
+    an inf/NaN element (NaN in the tables) or an inf anywhere in the chain leaves a non-finite output:
+    the caller runs the generic kernel then (``float_block_matmul`` returns None).
+    """
+    if unit.block_add != "convert_add" or {unit.outer.rounding, unit.convert_rounding, unit.out_rounding} != {"rne"}:
+        return None
+    if not all(_ieee_fp32(f) for f in (unit.outer.fmt, unit.out, unit.c)):
+        return None
+    frac, width = unit.register()
+    fa, fb, L = unit.a.element, unit.b.element, unit.block_length
+    reg = block_register_plan(fa, fb, L, frac, width, REG_OVF_WRAP)
+    if reg is None:
+        return None
+    shift, ta, _, tb, _ = reg
+    if (int(np.abs(ta).max()) * int(np.abs(tb).max()) * L) << shift >= 2 ** (width - 1):
+        return None
+    q = quantum_exponent(fa) + quantum_exponent(fb)
+    pa, pb = _pow2_table(unit.a.scale, q), _pow2_table(unit.b.scale, 0)
+    if pa is None or pb is None or abs(q) > SCALE_EXP_BOUND:
+        return None
+    return FloatOuterPlan(_value_table(fa), _value_table(fb), pa, pb)
+
+
+def _block_sums_lanes(UC, VC, tu, tv, L, S):  # pragma: no cover - compiled
+    """S[kb, q, p] = sum over k of block kb of tu[UC[k, p]] * tv[VC[k, q]], in float64: exact, in any
+    order, for integer values whose block sums of |products| stay below 2**53."""
+    K, P = UC.shape
+    Q = VC.shape[1]
+    n_chunks = (P + LANES - 1) // LANES
+    for task in prange(S.shape[0] * n_chunks):
+        kb = task // n_chunks
+        p0 = (task % n_chunks) * LANES
+        n = min(P, p0 + LANES) - p0
+        k0 = kb * L
+        m = min(K, k0 + L) - k0
+        u = np.empty((m, LANES))
+        for k in range(m):
+            for p in range(n):
+                u[k, p] = tu[UC[k0 + k, p0 + p]]
+        acc = np.empty(LANES)
+        for q in range(Q):
+            acc[:] = 0.0
+            for k in range(m):
+                v = tv[VC[k0 + k, q]]
+                for p in range(n):
+                    acc[p] += u[k, p] * v
+            for p in range(n):
+                S[kb, q, p0 + p] = acc[p]
+
+
+def _outer_fp32_lanes(S, pu, pv, c, out):  # pragma: no cover - compiled
+    """out[q, p] = c[q, p] + sum over kb (increasing) of RNE_fp32(S[kb, q, p] * pu[kb, p] * pv[kb, q]),
+    every addition an RNE float32 addition (float32 arrays c and out)."""
+    nb, Q, P = S.shape
+    n_chunks = (P + LANES - 1) // LANES
+    for task in prange(Q * n_chunks):
+        q = task // n_chunks
+        p0 = (task % n_chunks) * LANES
+        n = min(P, p0 + LANES) - p0
+        s = np.empty(LANES, np.float32)
+        for p in range(n):
+            s[p] = c[q, p0 + p]
+        for kb in range(nb):
+            w = pv[kb, q]
+            for p in range(n):
+                s[p] = s[p] + np.float32(S[kb, q, p0 + p] * (pu[kb, p0 + p] * w))
+        for p in range(n):
+            out[q, p0 + p] = s[p]
+
+
+block_sums_lanes = serial_and_parallel(_block_sums_lanes)
+outer_fp32_lanes = serial_and_parallel(_outer_fp32_lanes)
+
+
+def float_block_matmul(A, SA, B, SB, C, plan: FloatOuterPlan, L: int):
+    """The (M, N) float32 results of a unit with ``plan`` (``float_outer_plan``) on codes A (M, K) with
+    scale codes SA (M, n_blocks) and B (K, N) with SB (n_blocks, N); C: None or (M, N) float32 addends
+    (any strides). None when some output is not finite (the caller runs the generic kernel).
+
+    Lanes (the vectorised, parallel axis) run along the longer of M and N; no operand is copied."""
+    M, K = A.shape
+    N = B.shape[1]
+    nb = -(-K // L)
+    rows = M >= N
+    UC, VC = (A.T, B) if rows else (B, A.T)
+    tu, tv = (plan.va, plan.vb) if rows else (plan.vb, plan.va)
+    pu = np.ascontiguousarray(plan.pa[SA.T] if rows else plan.pb[SB])          # (nb, P)
+    pv = np.ascontiguousarray(plan.pb[SB] if rows else plan.pa[SA.T])          # (nb, Q)
+    P, Q = UC.shape[1], VC.shape[1]
+    c = np.zeros((1, 1), np.float32) if C is None else C
+    c = np.broadcast_to(c.T if rows else c, (Q, P))
+    pick = int(M * N * K >= PARALLEL_MIN_MACS)
+    S = np.empty((nb, Q, P))
+    block_sums_lanes[pick](UC, VC, tu, tv, L, S)
+    out = np.empty((Q, P), np.float32)
+    outer_fp32_lanes[pick](S, pu, pv, c, out)
+    if not np.isfinite(out).all():
+        return None
+    return np.ascontiguousarray(out.T) if rows else out

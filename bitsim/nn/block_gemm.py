@@ -10,6 +10,8 @@ tensor layout.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from bitsim.accum.block_dot import BlockDotUnit, block_matmul
@@ -26,9 +28,9 @@ def _operand(t, gemm: str, role: str, fmt: BlockFormat, what: str) -> BlockTenso
         got = getattr(t, "fmt", type(t).__name__)
         raise ValueError(f"{what}: operand {role} is in {got} but the unit takes the block format {fmt} (put a "
                          "BlockQuantizer at this point)")
-    op = t.operands.get(gemm)
+    op = t.operand(gemm)
     if op is None:
-        raise ValueError(f"{what}: operand {role} was rounded for the {', '.join(t.operands)} GEMM(s), not this one")
+        raise ValueError(f"{what}: operand {role} was rounded for the {', '.join(t.gemms)} GEMM(s), not this one")
     f = op.format
     if f.element != fmt.element or f.scale != fmt.scale or f.tiling.size != fmt.tiling.size:
         raise ValueError(f"{what}: operand {role} is in {t.fmt} (element {f.element}, scale {f.scale}, blocks of "
@@ -58,7 +60,18 @@ def bias_gradient(e, unit: BlockDotUnit, what: str) -> QTensor:
     """db = e^T 1 through the backward-weight unit: a = the error's backward-weight operand (C_out, K),
     b = 1.0 in ``unit.b`` (K, 1) (exact: ValueError otherwise)."""
     A = _operand(e, "backward_weight", "a", unit.a, what)
-    ones = block_encode(np.ones((A.shape[1], 1)), unit.b)
-    if not (ones.decode() == 1.0).all():
+    ones = _ones(A.shape[1], unit.b)
+    if ones is None:
         raise ValueError(f"{what}: 1.0 is not exact in {unit.b}")
     return QTensor(block_matmul(A, ones, unit).reshape(-1), unit.out)
+
+
+@functools.lru_cache(maxsize=32)
+def _ones(k: int, fmt: BlockFormat) -> BlockTensor | None:
+    """A (k, 1) column of 1.0 in ``fmt`` (read-only), or None where 1.0 is not exact."""
+    ones = block_encode(np.ones((k, 1)), fmt)
+    if not (ones.decode() == 1.0).all():
+        return None
+    ones.codes.setflags(write=False)
+    ones.scales.setflags(write=False)
+    return ones

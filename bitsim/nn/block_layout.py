@@ -2,8 +2,9 @@
 
 A ``BlockDotUnit`` reads A (M, K) in 1-D blocks along K (axis 1) and B (K, N) in 1-D blocks along K
 (axis 0). The matrices are exactly those of the element-format GEMMs (docs/nn.md, ``bitsim.dataflow``),
-built here from a tensor's exact float64 values with the same gathers (``im2col``, ``dy_taps``), so a
-block quantiser rounds the gathered operand, as the hardware's operand path does:
+built here from a tensor's exact values (a float array) with the same gathers (``im2col``, ``dy_taps``:
+their index maps, made by running them on element indices, cached per shape), so a block quantiser
+rounds the gathered operand, as the hardware's operand path does:
 
 =======  ===============  ====  ====================  ===============================================
 point    GEMM             role  Linear                Conv2d (x: N, C_in, H, W; w: C_out, C_in, kh, kw)
@@ -23,6 +24,7 @@ Padding taps and taps that reach no output are +0 (exact in every format; they n
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,23 +82,43 @@ def _window(layer) -> Window:
     return Window.of(layer.weight_shape[2:], **layer.geom, what=layer.name)
 
 
+def base_size(layer, base: str, shape) -> int:
+    """The number of elements of the base matrix ``base`` of a point's tensor of ``shape``."""
+    if base not in ("im2col", "dy_taps"):
+        return int(np.prod(shape))
+    h, w = _window(layer).out_size(*shape[2:], layer.name) if base == "im2col" else layer._x_shape[2:]
+    return shape[0] * h * w * shape[1] * int(np.prod(layer.weight_shape[2:]))       # rows (n, h, w), columns (c, i, j)
+
+
 def base_matrix(layer, base: str, v: np.ndarray) -> np.ndarray:
-    """The base matrix ``base`` of the exact values v of the point's tensor (float64, C-contiguous)."""
+    """The base matrix ``base`` of the exact values v (a float array) of the point's tensor, C-contiguous."""
     if _kind(layer) == "linear":
         if v.ndim != 2:
             raise ValueError(f"{layer.name}: a Linear operand must be 2-D; got shape {v.shape}")
         return np.ascontiguousarray(v)
-    what = f"{layer.name} block operand {base}"
-    if base == "im2col":
-        win = _window(layer)
-        return im2col(v, win, win.out_size(v.shape[2], v.shape[3], what), FP64, what)
+    if base in ("im2col", "dy_taps"):
+        hw = layer._x_shape[2:] if base == "dy_taps" else None
+        idx = _gather_map(base, _window(layer), v.shape[1:], hw, f"{layer.name} block operand {base}")
+        ext = np.concatenate([np.zeros((v.shape[0], 1), v.dtype), v.reshape(v.shape[0], -1)], axis=1)
+        return ext.take(idx, axis=1).reshape(-1, idx.shape[1])
     if base == "w_rows":
         return v.reshape(v.shape[0], -1)
     if base == "w_taps":
         return np.ascontiguousarray(v.transpose(0, 2, 3, 1).reshape(-1, v.shape[1]))
-    if base == "dy_taps":
-        return dy_taps(v, _window(layer), layer._x_shape[2:], FP64, what)
     return np.ascontiguousarray(v.transpose(1, 0, 2, 3).reshape(v.shape[1], -1))          # dy_rows
+
+
+@functools.lru_cache(maxsize=64)
+def _gather_map(base: str, win: Window, sample_shape: tuple, hw, what: str) -> np.ndarray:
+    """The rows of one sample of ``im2col`` / ``dy_taps`` as indices into [0, sample...]: the gather
+    itself run on the element indices 1, 2, ... of one sample, its +0 taps landing on index 0."""
+    ids = np.arange(1, 1 + int(np.prod(sample_shape)), dtype=np.intp).reshape(1, *sample_shape)
+    if base == "im2col":
+        m = im2col(ids, win, win.out_size(sample_shape[1], sample_shape[2], what), FP64, what)
+    else:
+        m = dy_taps(ids, win, hw, FP64, what)
+    m.setflags(write=False)
+    return m
 
 
 def result(layer, gemm: str, d: np.ndarray, x_shape) -> np.ndarray:

@@ -12,20 +12,24 @@ of ``fmt`` says how:
   rounded separately from the exact values in blocks of L along its K (two roundings of one tensor into
   two layouts, as MX training code quantises a tensor and its transpose separately).
 
-SR draws are keyed ``"<layer>.<point>:<base or gemm>"`` (``Context.sr_key``); block b's slot j uses
-counter offset + b * block_len + j (``bitsim.blocks``). A block quantiser only sits at a GEMM layer's
-act / weight / error point (``at``); anywhere else (output, saved, weight_grad, the model input) it is
-an error.
+SR draws are keyed ``"<layer>.<point>:<base or gemm>"`` (``Context.sr_key``, drawn when the quantiser is
+called); block b's slot j uses counter offset + b * block_len + j (``bitsim.blocks``). The rounding
+itself runs when a GEMM first reads the operand (``BlockQTensor.operand``), so an operand no GEMM reads
+(the first layer's backward-data operand) is never rounded. A block quantiser only sits at a GEMM
+layer's act / weight / error point (``at``); anywhere else (output, saved, weight_grad, the model input)
+it is an error.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 import numpy as np
 
 from bitsim.blocks.codec import encode as block_encode
-from bitsim.blocks.spec import BlockFormat
+from bitsim.blocks.spec import BlockFormat, BlockTensor
 from bitsim.formats import format as as_format
 from bitsim.nn import block_layout
 from bitsim.nn.block_tensor import BlockQTensor, along_k, transpose
@@ -63,11 +67,13 @@ class BlockQuantizer(Quantizer):
         bits = f"{self.sr_bits}" if self.rounding == "sr" else ""
         return f"{self.fmt} ({self.fmt.tiling}) {self.rounding}{bits}"
 
-    def _encode(self, m: np.ndarray, fmt: BlockFormat, ctx, key: str):
+    def _pending(self, build, fmt: BlockFormat, ctx, key: str, size: int):
+        """A callable that rounds the matrix ``build()`` into ``fmt`` once, on its first call; the SR
+        key is drawn now."""
         kw = {}
         if self.rounding == "sr":
-            kw = dict(sr_bits=self.sr_bits, **ctx.sr_key(f"{self.name}:{key}", m.size))
-        return block_encode(m, fmt, self.rounding, **kw)
+            kw = dict(sr_bits=self.sr_bits, **ctx.sr_key(f"{self.name}:{key}", size))
+        return functools.cache(lambda: block_encode(build(), fmt, self.rounding, **kw))
 
     def __call__(self, x: QTensor, ctx, scale_exp: int | None = None) -> BlockQTensor:
         who = self.name or "BlockQuantizer"
@@ -78,18 +84,27 @@ class BlockQuantizer(Quantizer):
                              "(LayerQuant), not at the model input, the loss gradient or an optimizer point")
         if scale_exp not in (None, 0):
             raise ValueError(f"{who}: block tensors carry their scales per block; got scale_exp={scale_exp!r}")
-        v, tiles = x.values, self.fmt.tiling.kind == "tile"
+        v, layer, tiles = x.values, self.layer, self.fmt.tiling.kind == "tile"
         stored, out = {}, {}
-        for op in block_layout.operands(self.layer, self.point):
+        for op in block_layout.operands(layer, self.point):
+            size = block_layout.base_size(layer, op.base, x.shape)
             if tiles:
                 if op.base not in stored:
-                    stored[op.base] = self._encode(block_layout.base_matrix(self.layer, op.base, v), self.fmt, ctx,
-                                                   op.base)
-                t = transpose(stored[op.base]) if op.transposed else stored[op.base]
-                out[op.gemm] = along_k(t, op.k_axis)
+                    stored[op.base] = self._pending(partial(block_layout.base_matrix, layer, op.base, v), self.fmt,
+                                                    ctx, op.base, size)
+                out[op.gemm] = partial(_tile_operand, stored[op.base], op)
             else:
-                m = block_layout.base_matrix(self.layer, op.base, v)
-                m = np.ascontiguousarray(m.T) if op.transposed else m
                 fmt = self.fmt.replace(block=self.fmt.tiling.size, axis=op.k_axis)
-                out[op.gemm] = self._encode(m, fmt, ctx, op.gemm)
+                out[op.gemm] = self._pending(partial(_oriented, layer, op, v), fmt, ctx, op.gemm, size)
         return BlockQTensor(out, self.fmt, x.shape)
+
+
+def _tile_operand(base, op) -> BlockTensor:
+    """The operand ``op`` of a T x T tiled base matrix (the callable ``base``): transposed, blocks along K."""
+    t = base()
+    return along_k(transpose(t) if op.transposed else t, op.k_axis)
+
+
+def _oriented(layer, op, v) -> np.ndarray:
+    m = block_layout.base_matrix(layer, op.base, v)
+    return np.ascontiguousarray(m.T) if op.transposed else m

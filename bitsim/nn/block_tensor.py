@@ -49,17 +49,40 @@ class BlockTraceEntry:
 
 
 class BlockQTensor:
-    """A tensor of ``shape`` rounded into ``fmt`` (a BlockFormat), as ``operands`` {gemm: BlockTensor}."""
+    """A tensor of ``shape`` rounded into ``fmt`` (a BlockFormat), as ``operands`` {gemm: BlockTensor}.
 
-    __slots__ = ("operands", "fmt", "shape")
+    An operand may be given as a zero-argument callable that rounds it: it runs on the first read
+    (``operand(gemm)``, or ``operands`` for all), so an operand no GEMM reads is never rounded (the
+    first layer's backward-data operand). The callable must not depend on when it runs: the quantiser
+    draws its SR keys when it is called, and the tensor it read must not change in place before the
+    operand is read (``bitsim.nn`` never changes code arrays in place)."""
+
+    __slots__ = ("_operands", "fmt", "shape")
     scale_exp = 0
 
     def __init__(self, operands: dict, fmt: BlockFormat, shape):
-        self.operands, self.fmt, self.shape = dict(operands), fmt, tuple(shape)
+        self._operands, self.fmt, self.shape = dict(operands), fmt, tuple(shape)
+
+    @property
+    def gemms(self) -> tuple:
+        """The GEMMs this tensor has an operand for."""
+        return tuple(self._operands)
+
+    def operand(self, gemm: str):
+        """The BlockTensor read by ``gemm`` (rounded now if it is still pending), or None."""
+        t = self._operands.get(gemm)
+        if callable(t):
+            t = self._operands[gemm] = t()
+        return t
+
+    @property
+    def operands(self) -> dict:
+        """{gemm: BlockTensor} of every operand (pending ones rounded now)."""
+        return {g: self.operand(g) for g in self._operands}
 
     def trace_entry(self, rounding: str | None) -> BlockTraceEntry:
         copies = {g: BlockTensor(t.codes.copy(), t.scales.copy(), t.shape, t.format) for g, t in self.operands.items()}
         return BlockTraceEntry(copies, self.fmt, 0, rounding)
 
     def __repr__(self):
-        return f"BlockQTensor({self.shape}, {self.fmt}, GEMMs {', '.join(self.operands)})"
+        return f"BlockQTensor({self.shape}, {self.fmt}, GEMMs {', '.join(self._operands)})"

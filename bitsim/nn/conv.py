@@ -22,6 +22,7 @@ from bitsim.formats import FloatFormat, format as as_format
 from bitsim.quantize import encode
 from bitsim.nn.gemm import conv_backward_data, conv_backward_weight, conv_forward, resolve_unit, unit_formats
 from bitsim.nn.layers import GemmLayer, Layer, _check_int
+from bitsim.nn.native import max_pool_tiled, unpool_tiled, zero_code
 from bitsim.nn.tensor import QTensor
 
 
@@ -68,6 +69,7 @@ class _Pool(Layer):
             raise ValueError(f"{kind}: stride {self.win.stride} must be >= kernel_size {self.win.kernel} "
                              "(overlapping windows would sum gradients, an unmodelled rounding)")
         self.pool_args = dict(kernel=self.win.kernel, stride=self.win.stride, padding=self.win.padding)
+        self._tiled = self.win.stride == self.win.kernel and not any(self.win.padding)   # windows tile the input
 
     def _check_4d(self, x: QTensor):
         if x.codes.ndim != 4:
@@ -78,6 +80,11 @@ class _Pool(Layer):
         n, c, h, w = x_shape
         ph, pw = self.win.padding
         ho, wo, kh, kw = *per_tap.shape[2:4], *self.win.kernel
+        if self._tiled:
+            out = np.full(x_shape, zero, dtype=per_tap.dtype)
+            out[:, :, :ho * kh, :wo * kw] = (per_tap.reshape(n, c, ho, wo, kh, kw).transpose(0, 1, 2, 4, 3, 5)
+                                             .reshape(n, c, ho * kh, wo * kw))
+            return out
         rows, cols = self.win.taps(0, ho), self.win.taps(1, wo)           # (Ho, kh), (Wo, kw)
         out = np.full((n, c, h + 2 * ph, w + 2 * pw), zero, dtype=per_tap.dtype)
         r = np.broadcast_to(rows[:, None, :, None], (ho, wo, kh, kw)).reshape(ho, wo, -1)
@@ -87,9 +94,12 @@ class _Pool(Layer):
 
     def _taps(self, v: np.ndarray, pad_value) -> np.ndarray:
         """(N, C, H_out, W_out, kh*kw) window taps of the array v, taps in (i, j) C order."""
-        out_hw = self.win.out_size(v.shape[2], v.shape[3], type(self).__name__)
-        t = windows(pad_hw(v, self.win.padding, pad_value), self.win, out_hw)
-        return t.transpose(0, 1, 2, 4, 3, 5).reshape(*v.shape[:2], *out_hw, -1)
+        (ho, wo), (kh, kw) = self.win.out_size(v.shape[2], v.shape[3], type(self).__name__), self.win.kernel
+        if self._tiled:                          # the same taps as the gather below, by a reshape
+            t = v[:, :, :ho * kh, :wo * kw].reshape(*v.shape[:2], ho, kh, wo, kw)
+        else:
+            t = windows(pad_hw(v, self.win.padding, pad_value), self.win, (ho, wo))
+        return t.transpose(0, 1, 2, 4, 3, 5).reshape(*v.shape[:2], ho, wo, -1)
 
 
 class MaxPool2d(_Pool):
@@ -99,10 +109,18 @@ class MaxPool2d(_Pool):
 
     def forward(self, x, ctx):
         self._check_4d(x)
-        y = x.with_codes(df.max_pool2d(x.codes, x.fmt, **self.pool_args))
-        taps = self._taps(x.values, -np.inf)
-        match = taps == y.values[..., None]
-        self._winner, self._has = np.argmax(match, axis=-1), match.any(axis=-1)
+        f = x.ieee_floats()
+        if f is not None and self._tiled:        # IEEE codes without NaN: the maximum of the bit patterns' order
+            (ho, wo), (kh, kw) = self.win.out_size(*x.shape[2:], self.name), self.win.kernel
+            bits = np.ascontiguousarray(f).view(np.dtype(f"i{f.itemsize}"))
+            top = np.empty((*x.shape[:2], ho, wo), bits.dtype)
+            self._winner = np.empty(top.shape, np.int64)
+            max_pool_tiled(bits, np.iinfo(bits.dtype).max, kh, kw, top, self._winner)
+            y, self._has = x.with_codes(top.view(x.codes.dtype)), np.ones(top.shape, np.bool_)
+        else:
+            y = x.with_codes(df.max_pool2d(x.codes, x.fmt, **self.pool_args))
+            match = self._taps(x.values, -np.inf) == y.values[..., None]
+            self._winner, self._has = np.argmax(match, axis=-1), match.any(axis=-1)
         self._x_shape = x.shape
         self._record(ctx, "forward", "output", y)
         return y
@@ -110,12 +128,15 @@ class MaxPool2d(_Pool):
     def backward(self, dy, ctx, need_dx=True):
         if dy.shape != self._winner.shape:
             raise ValueError(f"{self.name}: gradient shape {dy.shape} differs from the output shape {self._winner.shape}")
-        zero = QTensor.exact(np.zeros(1), dy.fmt).codes[0]
-        k = self.win.kernel[0] * self.win.kernel[1]
-        per_tap = np.full((*dy.shape, k), zero, dtype=dy.codes.dtype)
-        hit = (np.arange(k) == self._winner[..., None]) & self._has[..., None]
-        per_tap[hit] = np.broadcast_to(dy.codes[..., None], per_tap.shape)[hit]
-        dx = dy.with_codes(self._scatter(per_tap, self._x_shape, zero))
+        zero = zero_code(dy.fmt)
+        if self._tiled:
+            dx = np.full(self._x_shape, zero, dy.codes.dtype)
+            unpool_tiled(np.ascontiguousarray(dy.codes), self._winner, self._has, *self.win.kernel, dx)
+        else:
+            k = self.win.kernel[0] * self.win.kernel[1]
+            hit = (np.arange(k) == self._winner[..., None]) & self._has[..., None]
+            dx = self._scatter(np.where(hit, dy.codes[..., None], dy.codes.dtype.type(zero)), self._x_shape, zero)
+        dx = dy.with_codes(dx)
         self._record(ctx, "backward", "grad_input", dx)
         return dx
 
@@ -149,7 +170,7 @@ class AvgPool2d(_Pool):
         n = self.win.kernel[0] * self.win.kernel[1]
         r = ops.div(encode(np.ones(1), fp64), encode(np.full(1, float(n)), fp64), fo, in_formats=(fp64, fp64))[0]
         g = ops.mul(dy.codes, r, dy.fmt, in_formats=(dy.fmt, fo))[0]
-        zero = QTensor.exact(np.zeros(1), dy.fmt).codes[0]
+        zero = zero_code(dy.fmt)
         per_tap = np.broadcast_to(g[..., None], (*g.shape, n))
         dx = dy.with_codes(self._scatter(per_tap, self._x_shape, zero))
         self._record(ctx, "backward", "grad_input", dx, f"{dy.fmt} rne")

@@ -27,6 +27,7 @@ import numpy as np
 from bitsim import dataflow as df
 from bitsim.accum.block_dot import BlockDotUnit
 from bitsim.nn.gemm import GemmUnits, gemm, ones, unit_formats
+from bitsim.nn.native import zero_code
 from bitsim.nn.quant import Quantizer
 from bitsim.nn.tensor import QTensor
 
@@ -195,8 +196,7 @@ class GemmLayer(Layer):
             dx = self._gemm("backward_data", e, self._wq)
             self._record(ctx, "backward", "gemm_data", dx)
             if self._act_mask is not None:
-                zero = QTensor.exact(np.zeros(1), dx.fmt).codes[0]
-                dx = dx.with_codes(np.where(self._act_mask, dx.codes, zero).astype(dx.codes.dtype))
+                dx = dx.with_codes(np.where(self._act_mask, dx.codes, zero_code(dx.fmt)).astype(dx.codes.dtype))
                 self._record(ctx, "backward", "act_clip", dx)
             dx = self._point(ctx, "backward", "grad_input", dx)
         self._saved = self._wq = self._act_mask = None
@@ -250,16 +250,17 @@ class ReLU(Layer):
     dx = dy where x > 0, else the +0 code of dy's format (exact). Stored for backward: the 1-bit mask x > 0."""
 
     def forward(self, x, ctx):
-        self._mask = x.values > 0
-        y = x.with_codes(df.relu(x.codes, x.fmt))
+        f = x.ieee_floats()
+        self._mask = (x.values if f is None else f) > 0
+        # IEEE codes without NaN: +0 (code 0) wherever x <= 0 (-0 included), which is what relu returns
+        y = x.with_codes(df.relu(x.codes, x.fmt) if f is None else np.where(self._mask, x.codes, x.codes.dtype.type(0)))
         self._record(ctx, "forward", "output", y)
         return y
 
     def backward(self, dy, ctx, need_dx=True):
         if dy.shape != self._mask.shape:
             raise ValueError(f"{self.name}: gradient shape {dy.shape} differs from the input shape {self._mask.shape}")
-        zero = QTensor.exact(np.zeros(1), dy.fmt).codes[0]
-        dx = dy.with_codes(np.where(self._mask, dy.codes, zero).astype(dy.codes.dtype))
+        dx = dy.with_codes(np.where(self._mask, dy.codes, zero_code(dy.fmt)).astype(dy.codes.dtype))
         self._record(ctx, "backward", "grad_input", dx)
         return dx
 

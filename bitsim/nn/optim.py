@@ -13,6 +13,10 @@ RND is ``rounding`` (``sr_bits`` random bits for "sr", keyed per op as ``<param>
 seed and step: ``Context.sr_key``). The constants lr, mu, wd are rounded once (RNE) to ``const_fmt`` when
 the optimizer is made (exact for powers of two and short dyadics). Trace keys:
 ``<param>/update/{unscaled, decayed, velocity, master}``.
+
+With RNE, binary32 formats and S = 1 the same roundings run as native binary32 FMAs
+(``bitsim.nn.native.fma32``, one rounding each), and through ``bitsim.ops`` wherever a result is not
+finite.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from bitsim import ops
 from bitsim.formats import FloatFormat
 from bitsim.quantize import decode, encode
 from bitsim.rounding import MODES
-from bitsim.nn.tensor import QTensor, element_format
+from bitsim.nn.native import fma32
+from bitsim.nn.tensor import QTensor, element_format, ieee_dtype
 
 FP64 = element_format("fp64", "fp64")
 
@@ -71,6 +76,8 @@ class SGD:
         c = lambda v: encode(np.array([v], dtype=np.float64), self.const_fmt)  # noqa: E731
         self._neg_lr, self._mu, self._wd = c(-self.lr), c(self.momentum), c(self.weight_decay)
         self._scale = encode(np.array([self.loss_scale]), FP64)
+        binary32 = all(ieee_dtype(f) == np.float32 for f in (self.fmt_update, self.master_fmt, self.const_fmt))
+        self._native = binary32 and rounding == "rne" and self.loss_scale == 1.0      # _native_stages applies
         self.velocity: dict[str, np.ndarray] = {}
 
     def _op(self, fn, args, in_formats, fmt, name, ctx, size):
@@ -81,24 +88,53 @@ class SGD:
 
     def step(self, params, ctx) -> None:
         """Update every parameter that has a gradient, in list order; gradients are consumed (set to None)."""
-        up, cf = self.fmt_update, self.const_fmt
         for p, w in updatable(params, self.master_fmt, "SGD"):
-            size = w.codes.size
-            g64 = encode(p.grad.values, FP64)                                        # exact
-            u = self._op(ops.div, (g64, self._scale), (FP64, FP64), up, f"{p.name}.unscale", ctx, size)
-            ctx.record(f"{p.name}/update/unscaled", QTensor(u, up), f"{up} {self.rounding}")
-            if self.weight_decay:
-                u = self._op(ops.fma, (self._wd, w.codes, u), (cf, w.fmt, up), up, f"{p.name}.decay", ctx, size)
-                ctx.record(f"{p.name}/update/decayed", QTensor(u, up), f"{up} {self.rounding}")
-            if self.momentum:
-                v = self.velocity.get(p.name)
-                v = np.zeros_like(u) if v is None else v
-                u = self._op(ops.fma, (self._mu, v, u), (cf, up, up), up, f"{p.name}.momentum", ctx, size)
-                self.velocity[p.name] = u
-                ctx.record(f"{p.name}/update/velocity", QTensor(u, up), f"{up} {self.rounding}")
-            new = self._op(ops.fma, (self._neg_lr, u, w.codes), (cf, up, w.fmt), w.fmt, f"{p.name}.update", ctx, size)
-            p.value, p.grad = QTensor(new, w.fmt), None
-            ctx.record(f"{p.name}/update/master", p.value, f"{w.fmt} {self.rounding}")
+            stages = (self._native_stages(p, w) if self._native else None) or self._stages(p, w, ctx)
+            for point, codes in stages:
+                fmt = w.fmt if point == "master" else self.fmt_update
+                if point == "velocity":
+                    self.velocity[p.name] = codes
+                ctx.record(f"{p.name}/update/{point}", QTensor(codes, fmt), f"{fmt} {self.rounding}")
+            p.value, p.grad = QTensor(stages[-1][1], w.fmt), None
+
+    def _stages(self, p, w, ctx) -> list:
+        """[(trace point, codes)] of the update of p through ``bitsim.ops`` (module doc)."""
+        up, cf, size = self.fmt_update, self.const_fmt, w.codes.size
+        g64 = encode(p.grad.values, FP64)                                        # exact
+        u = self._op(ops.div, (g64, self._scale), (FP64, FP64), up, f"{p.name}.unscale", ctx, size)
+        stages = [("unscaled", u)]
+        if self.weight_decay:
+            u = self._op(ops.fma, (self._wd, w.codes, u), (cf, w.fmt, up), up, f"{p.name}.decay", ctx, size)
+            stages.append(("decayed", u))
+        if self.momentum:
+            v = self.velocity.get(p.name)
+            v = np.zeros_like(u) if v is None else v
+            u = self._op(ops.fma, (self._mu, v, u), (cf, up, up), up, f"{p.name}.momentum", ctx, size)
+            stages.append(("velocity", u))
+        new = self._op(ops.fma, (self._neg_lr, u, w.codes), (cf, up, w.fmt), w.fmt, f"{p.name}.update", ctx, size)
+        return stages + [("master", new)]
+
+    def _native_stages(self, p, w) -> list | None:
+        """``_stages`` in native binary32 arithmetic (``bitsim.nn.native``; ``_native``: RNE, binary32
+        update, constant and master formats, S = 1, so the unscale is RNE_binary32(g)), or None where a
+        result is not finite or w's codes are not binary32 words (``_stages`` then)."""
+        wf = w.ieee_floats()
+        if wf is None or wf.dtype != np.float32:
+            return None
+        with np.errstate(over="ignore", invalid="ignore"):
+            u = p.grad.floats().astype(np.float32)
+        stages = [("unscaled", u)]
+        if self.weight_decay:
+            u = fma32(self._wd.view(np.float32)[0], wf, u)
+            stages.append(("decayed", u))
+        if self.momentum:
+            v = self.velocity.get(p.name)
+            u = fma32(self._mu.view(np.float32)[0], np.zeros_like(u) if v is None else v.view(np.float32), u)
+            stages.append(("velocity", u))
+        stages.append(("master", fma32(self._neg_lr.view(np.float32)[0], u, wf)))
+        if not all(np.isfinite(codes).all() for _, codes in stages):
+            return None
+        return [(point, codes.view(np.uint32)) for point, codes in stages]
 
     def state_dict(self) -> dict:
         """Velocity codes (bit-exact) and the hyperparameters they belong to."""

@@ -25,7 +25,7 @@ import numpy as np
 from bitsim.formats import FixedFormat
 from bitsim.quantize import encode
 from bitsim.rounding import MODES
-from bitsim.nn.tensor import QTensor, element_format
+from bitsim.nn.tensor import QTensor, element_format, ieee_rne
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,11 @@ class Quantizer:
         if not isinstance(x, QTensor):
             raise TypeError(f"{self.name or type(self).__name__}: expected a QTensor; got {type(x).__name__}")
         e = self.scale_for(x) if scale_exp is None else int(scale_exp)
-        v = np.ldexp(x.values, -e) if e else x.values
+        v = np.ldexp(x.values, -e) if e else x.floats()
+        codes = ieee_rne(v, self.fmt) if self.rounding == "rne" else None
+        if codes is not None:
+            return QTensor(codes, self.fmt, e)
+        v = v.astype(np.float64, copy=False)
         kw = {}
         if self.rounding == "sr":
             kw = dict(sr_bits=self.sr_bits, **ctx.sr_key(self.name, v.size))
