@@ -3,28 +3,15 @@
 parallel launch costs more than it saves below that, and much more on a loaded machine). No fastmath,
 ever."""
 
-import types
-
-import numba
 from numba import prange
 
 from bitsim.core import build
+from bitsim.kernels.parallel import serial_and_parallel
 
 _C = build("cpu")
 block_encode_setup = _C.block_encode_setup
 encode_block = _C.encode_block
 PARALLEL_MIN_ELEMENTS = 1 << 20
-
-
-def serial_and_parallel(fn):
-    """(serial, parallel) compilations of a kernel written with prange, each under its own name (Numba's
-    on-disk cache keys a function by name and signature, not by its flags). No fastmath, ever."""
-    out = []
-    for parallel in (False, True):
-        clone = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
-        clone.__qualname__ = f"{fn.__qualname__}_{'parallel' if parallel else 'serial'}"
-        out.append(numba.njit(parallel=parallel, nogil=True, cache=True)(clone))
-    return tuple(out)
 
 
 def _block_encode_array(src, run_len, starts, lengths, src_p, elem_p, rule, plan, mode, sr_bits, seed, stream,

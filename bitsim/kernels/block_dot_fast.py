@@ -32,7 +32,7 @@ from numba import int64, prange, uint64
 
 from bitsim.core import build
 from bitsim.core.accum import REG_OVF_WRAP
-from bitsim.kernels.block_cpu import serial_and_parallel
+from bitsim.kernels.parallel import serial_and_parallel
 from bitsim.kernels.register_fast import EXACT_FLOAT_BITS, integer_values, quantum_exponent
 
 _C = build("cpu")
@@ -110,7 +110,7 @@ def block_dot_sums_array(A, SA, BT, SBT, rowwise, L, sums, shift, row_special, c
 
 SCALE_EXP_BOUND = 300         # |X| of every finite scale, and |qa + qb|, at most this (float_outer_plan)
 LANES = 256                   # outputs per task along the lane axis
-PARALLEL_MIN_MACS = 1 << 24   # smaller GEMMs run serially (block_cpu.PARALLEL_MIN_ELEMENTS says why)
+PARALLEL_MIN_MACS = 1 << 24   # smaller GEMMs run serially (bitsim.kernels.parallel says why)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ def grid_1d(n: int) -> tuple[int, int]:
     return max(1, min(-(-n // THREADS), MAX_BLOCKS)), THREADS
 
 
-def _on_device(a):
+def on_device(a):
     """A NumPy array staged on the GPU (an empty one as a cached empty device array: no copy, which
     would wait for the GPU); anything else (device arrays, scalars, tuples) as it is."""
     if isinstance(a, np.ndarray):
@@ -41,7 +41,7 @@ _EMPTY: dict = {}
 
 def _launch(kernel, config, args, n_outputs: int):
     """kernel[config](*args) with host arrays staged on the GPU; the last ``n_outputs`` args are outputs."""
-    dev = [_on_device(a) for a in args]
+    dev = [on_device(a) for a in args]
     kernel[config](*dev)
     _copy_back(args[-n_outputs:], dev[-n_outputs:])
 
@@ -158,11 +158,11 @@ def float_acc_gemm(A, B, grid, C, use_c, args, results, status):
     (pa, pb, pc, model, p_acc, mode_acc, p_inner, mode_inner, chunk, frac, width, overflow, p_prod, po,
      mode_out) = args
     M, N = A.shape[0], B.shape[1]
-    dA, dB, dC, d_status = (_on_device(x) for x in (A, B, C, status))
+    dA, dB, dC, d_status = (on_device(x) for x in (A, B, C, status))
     generic = ((-(-N // G.TILE), -(-M // G.TILE)), (G.TILE, G.TILE))
     if max_units + int(np.abs(ta).max()) * int(np.abs(tb).max()) >= F64_EXACT or man > 19:
         out, flags = results()
-        d_out, d_flags = _on_device(out), _on_device(flags)
+        d_out, d_flags = on_device(out), on_device(flags)
         G.gemm_kernel[generic](dA, dB, dC, use_c, *args, _NO_TODO, d_out, d_flags, d_status)
         _copy_back((out, flags, status), (d_out, d_flags, d_status))
         return False, out, flags
@@ -176,7 +176,7 @@ def float_acc_gemm(A, B, grid, C, use_c, args, results, status):
         dA, dB, _device_table(ta, "float64"), _device_table(sa), _device_table(tb, "float64"), _device_table(sb),
         use_c, mode_acc, 20 - man, peak_hi, sums, d_status)
     out, flags = results()
-    d_out, d_flags = _on_device(out), _on_device(flags)
+    d_out, d_flags = on_device(out), on_device(flags)
     G.grid_finish_kernel[grid_1d(M * N)](sums, dC, use_c, *unit, *acc_tables, po, mode_out, q, d_out, d_flags,
                                          d_status)
     # The marked outputs, without asking the host: a few thread blocks per multiprocessor walk the tiles,
@@ -188,19 +188,21 @@ def float_acc_gemm(A, B, grid, C, use_c, args, results, status):
     return True, out, flags
 
 
-_SCRATCH = threading.local()
+class _Scratch(threading.local):
+    def __init__(self):
+        self.arrays = {}
+
+
+_SCRATCH = _Scratch()
 
 
 def scratch(name: str, n: int, dtype):
     """A device work array of n items that only this module's kernels read and write, kept for the next
     call of the same size (one per name and host thread: launches from one thread are ordered on the
     default stream, so a later call cannot overwrite it before an earlier one's kernels have read it)."""
-    arrays = getattr(_SCRATCH, "arrays", None)
-    if arrays is None:
-        arrays = _SCRATCH.arrays = {}
-    held = arrays.get(name)
+    held = _SCRATCH.arrays.get(name)
     if held is None or held.shape[0] != n or held.dtype != np.dtype(dtype):
-        held = arrays[name] = cuda.device_array(n, dtype=dtype)
+        held = _SCRATCH.arrays[name] = cuda.device_array(n, dtype=dtype)
     return held
 
 

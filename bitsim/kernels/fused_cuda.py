@@ -20,7 +20,7 @@ from bitsim.backend import is_device_array
 from bitsim.core import build
 from bitsim.core.fused import F_STEP
 from bitsim.kernels.cuda import SIMULATOR
-from bitsim.kernels.cuda_run import _on_device, grid_1d
+from bitsim.kernels.cuda_run import grid_1d, on_device
 from bitsim.kernels.fused_cpu import check_operands, fused_plan
 
 TILE = 4 if SIMULATOR else 16       # fused_gemm_kernel: TILE x TILE outputs per thread block
@@ -100,19 +100,19 @@ def _words(X, transpose, pa):
         X = X.astype(np.uint64)                  # one compiled signature for host inputs
     rows, cols = (X.shape[1], X.shape[0]) if transpose else X.shape
     W = cuda.device_array((rows, cols), dtype=np.uint64)
-    fused_decode_kernel[grid_1d(rows * cols)](_on_device(X), transpose, pa, W)
+    fused_decode_kernel[grid_1d(rows * cols)](on_device(X), transpose, pa, W)
     return W
 
 
 def _run(A, B, C, rowwise, shape, acc, unit_plan):
     """Codes (acc.out's dtype) of every output; host inputs give host results, device inputs device ones."""
     plan, pa, po = unit_plan
-    on_device = any(is_device_array(x) for x in (A, B, C))
+    device_inputs = any(is_device_array(x) for x in (A, B, C))
     n = int(np.prod(shape))
     use_c = C is not None
     if not use_c:
         C = np.zeros(1, np.uint64)
-    dC = _on_device(C.astype(np.uint64).reshape(-1) if isinstance(C, np.ndarray) else C.reshape(-1))
+    dC = on_device(C.astype(np.uint64).reshape(-1) if isinstance(C, np.ndarray) else C.reshape(-1))
     WA = _words(A, False, pa)
     WBT = _words(B, not rowwise, pa)
     out = cuda.device_array(n, dtype=acc.out.code_dtype)
@@ -122,7 +122,7 @@ def _run(A, B, C, rowwise, shape, acc, unit_plan):
     elif n:
         fused_output_kernel[grid_1d(n)](WA, WBT, rowwise, dC, use_c, po, plan, out)
     out = out.reshape(shape)
-    return out if on_device else out.copy_to_host()
+    return out if device_inputs else out.copy_to_host()
 
 
 def fused_rows(A, B, c, fmt_in, acc, instruction_k=None):
