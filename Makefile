@@ -17,8 +17,9 @@ $(STAMP): setup.cfg pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py
 
+# One pytest worker per core (at most 4; CI has 2): the suite is mostly single-threaded Numba compiles.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=15
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n auto --maxprocesses=4 --durations=15
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_encode.py --write docs/performance.md

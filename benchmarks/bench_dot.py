@@ -19,7 +19,8 @@ def cases():
     fp16 = bitsim.format("fp16")
     return [("e4m3 x e4m3, FloatAcc(fp16) [int64 grid]", "e4m3", DotUnit("e4m3", "e4m3", FloatAcc(fp16), "fp16"),
              1e9),
-            ("fp8_wang, wang_fp8 chunk 64 in fp16_wang [core per MAC]", "fp8_wang", bitsim.unit("wang_fp8"), None),
+            ("fp8_wang, wang_fp8 chunk 64 in fp16_wang [native binary64]", "fp8_wang", bitsim.unit("wang_fp8"), None),
+            ("fp32 x fp32, fp32_seq [native binary64]", "fp32", bitsim.unit("fp32_seq"), None),
             ("e4m3 x e4m3, Kulisch -> fp32 [exact integer sums]", "e4m3", DotUnit("e4m3", "e4m3", KulischAcc(), "fp32"),
              2e9),
             ("int8 x int8 -> int32 [exact integer sums]", "int8", bitsim.unit("int8_int32"), 2e9),
@@ -54,12 +55,13 @@ def render(result, n, repeats):
     for label, rate, target in rows:
         goal = "-" if target is None else f">= {target / 1e9:g} G MAC/s: {'met' if rate >= target else 'NOT met'}"
         lines.append(f"| {label} | {rate / 1e6:,.1f} | {rate / numpy32:.3f}x | {goal} |")
-    lines += ["", "How each unit runs on the CPU (all bit-identical to `bitsim.ref.accum`): [core per MAC] one exact "
-              "fma of the scalar core per product; [int64 grid] a sequential FloatAcc whose accumulator and products "
+    lines += ["", "How each unit runs on the CPU (all bit-identical to `bitsim.ref.accum`): [int64 grid] a sequential FloatAcc whose accumulator and products "
               "share an int64 grid of quanta (one add and one integer rounding per product; in a GEMM "
               "whose products are multiples of the accumulator's quantum, 256 chains of a row step together, "
               "branch-free, k outermost; "
-              "`bitsim/kernels/float_acc_fast.py`); [exact integer sums] register models whose sums fit 62 bits: the "
+              "`bitsim/kernels/float_acc_fast.py`); [native binary64] a sequential or chunked FloatAcc whose products are "
+              "exact in binary64: TwoSum, round to odd, then the accumulator's rounding on the bit pattern, 128 "
+              "chains of a row at a time (`bitsim/kernels/float_acc_native.py`); [exact integer sums] register models whose sums fit 62 bits: the "
               "integer dot products as a float64 BLAS product of integers below 2**53 (exact in any order), then the "
               "register's addend, overflow rule and one rounding (`bitsim/kernels/register_fast.py`); [fused model] "
               "the tensor-core model of `bitsim.accum.fused`.", ""]

@@ -32,6 +32,9 @@ from bitsim.kernels import dot_cpu, fused_cpu
 from bitsim.kernels.float_acc_fast import (
     column_tiles, float_acc_dot_array, float_acc_gemm, float_acc_plan, lanes_exact,
 )
+from bitsim.kernels.float_acc_native import (
+    gemm_layout, native_dot_rows, native_gemm, native_plan, operand_values,
+)
 from bitsim.kernels.register_fast import exact_totals, register_dot_array, register_plan
 from bitsim.rounding import DETERMINISTIC_MODES, mode_code
 
@@ -218,6 +221,18 @@ def _run_cpu(A, BT, rowwise, c, unit, args, n_out):
             else:
                 float_acc_gemm(A64, BT64, (ta, na, tb, nb), Ai, BTi, Aneg, BTneg, column_tiles(BTi), *specials, *args,
                                *consts, code, flags, status)
+            return code, flags, status
+    if model in (MODEL_FLOAT, MODEL_CHUNKED):
+        native = native_plan(unit, A.shape[1])
+        if native is not None:
+            (Af, a_special), (BTf, b_special) = operand_values(A, unit.a), operand_values(BT, unit.b)
+            if rowwise:
+                native_dot_rows(A64, BT64, Af, BTf, a_special, b_special, *native, C, use_c, *args, code, flags,
+                                status)
+            else:
+                rows, lane_tiles, swap = gemm_layout(Af, BTf)
+                native_gemm(A64, BT64, rows, lane_tiles, a_special, b_special, swap, *native, C, use_c, *args, code,
+                            flags, status)
             return code, flags, status
     plan = register_plan(unit, A.shape[1], frac, width, use_c) if model == MODEL_REGISTER else None
     if plan is None:

@@ -45,3 +45,19 @@ def primitives(target: str) -> dict:
     if config.ENABLE_CUDASIM:
         return {}
     return {"bit_length": _cuda_bit_length()}
+
+
+@intrinsic
+def float64_bits(typingctx, x):
+    """The IEEE binary64 bit pattern of a float64, as an int64 (a register move, no memory)."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+    return types.int64(types.float64), codegen
+
+
+@intrinsic
+def bits_float64(typingctx, x):
+    """The float64 whose IEEE binary64 bit pattern is the int64 ``x`` (``float64_bits``' inverse)."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+    return types.float64(types.int64), codegen
