@@ -4,6 +4,7 @@ against the generic per-product kernel, the exact reference and hand-stepped ``b
 import importlib
 
 import numpy as np
+from hypothesis import assume, given, settings, strategies as st
 import pytest
 
 import bitsim
@@ -146,3 +147,24 @@ def test_where_the_path_does_not_apply():
     assert native_plan(DotUnit("bf16", "bf16", FloatAcc(no_subnormals), "fp32"), 8) is None
     assert native_plan(DotUnit("fp64", "fp32", FloatAcc(fp32), "fp32"), 8) is None
     assert native_plan(DotUnit("fp32", "fp32", FloatAcc("fp64"), "fp32"), 8) is None
+
+
+@settings(max_examples=40)
+@given(acc_exp=st.integers(5, 9), acc_man=st.integers(2, 26), op=st.sampled_from(["e4m3", "e5m2", "fp16", "bf16"]),
+       mode=st.sampled_from(MODES), chunk=st.sampled_from([0, 3, 8]), seed=st.integers(0, 2 ** 16))
+def test_random_accumulator_formats_match_the_generic_kernel(acc_exp, acc_man, op, mode, chunk, seed):
+    """Accumulators of any exponent and fraction width (their subnormals, overflow to inf and tiny sums
+    included) over FP8 / 16-bit products: plain and chunked sums, every mode, against the generic kernel."""
+    fmt = bitsim.FloatFormat(acc_exp, acc_man)
+    acc = FloatAcc(fmt, mode) if chunk == 0 else ChunkedAcc(chunk, FloatAcc(fmt, mode), FloatAcc("fp32", mode))
+    unit = DotUnit(op, op, acc, fmt, mode)
+    assume(native_plan(unit, 12) is not None)
+    rng = np.random.default_rng(seed)
+    scale = 2.0 ** rng.integers(-12, 12, (6, 1))
+    A = bitsim.encode(rng.standard_normal((6, 12)) * scale, op)
+    B = bitsim.encode(rng.standard_normal((12, 9)), op)
+    C = bitsim.encode(rng.standard_normal((6, 9)) * scale, fmt)
+    for addend in (None, C):
+        D, F = matmul(A, B, unit, addend, return_flags=True)
+        want, want_f = generic(A, np.ascontiguousarray(B.T), unit, addend)
+        assert np.array_equal(D.reshape(-1), want) and np.array_equal(F.reshape(-1), want_f)

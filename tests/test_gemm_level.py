@@ -68,6 +68,21 @@ def test_fast_path_equals_reference(fmt_in, gemm):
             assert np.array_equal(fast, slow), (K, c is not None, fast, slow)
 
 
+@pytest.mark.parametrize("gemm", GEMMS, ids=[f"g{i}" for i in range(len(GEMMS))])
+def test_gemm_form_equals_the_rows(gemm):
+    """``bitsim.matmul`` (chunks as GEMMs of chunk columns, ``gemm_matmul``) equals ``bitsim.dot`` of every
+    row with every column, with and without C, ragged K included."""
+    rng = np.random.default_rng([GEMMS.index(gemm), 11])
+    u = h100("e4m3", gemm)
+    for K in (0, 129, 520):
+        A, BT = random_operands(rng, "e4m3", 3, K), random_operands(rng, "e4m3", 4, K)
+        C = codes(rng.normal(size=(3, 4)) * 64.0, "fp32")
+        for c in (None, C):
+            D = bitsim.matmul(A, np.ascontiguousarray(BT.T), u, c)
+            rows = bitsim.dot(np.repeat(A, 4, axis=0), np.tile(BT, (3, 1)), u, c=None if c is None else c.reshape(-1))
+            assert np.array_equal(D.reshape(-1), rows), (K, c is not None)
+
+
 def test_matmul_is_dot_over_rows_and_promotion_changes_results():
     rng = np.random.default_rng(7)
     u = unit("nvidia_h100_e4m3_fp32_cublas")

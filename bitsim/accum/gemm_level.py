@@ -195,13 +195,46 @@ def gemm_dot(A, B, C, fmt_in, acc, gemm: GemmLevel, instruction_k=None) -> np.nd
     owners = [chunk_columns(cols, gemm) for cols in split_columns(A.shape[1], gemm)]
     flat = [chunk for chunks in owners for chunk in chunks]
     results = _chain_results(A, B, flat, fmt_in, acc, step) if flat else np.zeros((n, 0), np.int64)
-    partials, first = [], 0
+    first, columns = 0, []
     for chunks in owners:
-        columns = [results[:, j] for j in range(first, first + len(chunks))]
+        columns.append([results[:, j] for j in range(first, first + len(chunks))])
         first += len(chunks)
+    return _library_level(columns, C, n, acc.out, gemm)
+
+
+def gemm_matmul(A, B, C, fmt_in, acc, gemm: GemmLevel, instruction_k=None, chain=None) -> np.ndarray:
+    """``D = C + A @ B`` through the GEMM level ``gemm``: ``gemm_dot`` of every row of A with every column of
+    B, without expanding them: each chunk's chains are one GEMM of A's and B's chunk columns.
+
+    Args:
+        A (M, K), B (K, N): host integer codes of ``fmt_in``; C: fp32 codes (M, N) (the API's C) or None.
+        chain: ``(A_chunk, B_chunk, None, fmt_in, acc, instruction_k)`` -> (M, N) chain results from c = +0
+            (a backend's compiled fused GEMM; default the CPU's, ``fused_cpu.fused_gemm``).
+
+    Returns:
+        int64 fp32 codes, shape (M, N).
+    """
+    from bitsim.kernels.fused_cpu import fused_gemm
+    chain = fused_gemm if chain is None else chain
+    _check_acc(acc)
+    step = acc.group if instruction_k is None else instruction_k
+    gemm.check_unit(step, acc.out)
+    M, N = A.shape[0], B.shape[1]
+    columns = [[np.asarray(chain(A[:, cols], B[cols, :], None, fmt_in, acc, step)).astype(np.int64).reshape(-1)
+                for cols in chunks]
+               for chunks in (chunk_columns(cols, gemm) for cols in split_columns(A.shape[1], gemm))]
+    C = None if C is None else np.asarray(C).reshape(-1)
+    return _library_level(columns, C, M * N, acc.out, gemm).reshape(M, N)
+
+
+def _library_level(columns: list, C, n: int, fmt, gemm: GemmLevel) -> np.ndarray:
+    """Steps 2-4 of the module docstring: ``columns[s]`` holds split s's chunk results (int64 codes, n
+    each) in order; returns the n int64 codes of D."""
+    partials = []
+    for chunks in columns:
         if gemm.promotion_interval is None:
-            partials.append(columns[0] if columns else np.zeros(n, np.int64))
+            partials.append(chunks[0] if chunks else np.zeros(n, np.int64))
         else:
-            partials.append(_serial(columns, acc.out, start=np.zeros(n, np.int64)))
-    total = _serial(partials, acc.out) if gemm.combine == "serial" else _pairwise(partials, acc.out)
-    return total if C is None else rn_add(total, C, acc.out)
+            partials.append(_serial(chunks, fmt, start=np.zeros(n, np.int64)))
+    total = _serial(partials, fmt) if gemm.combine == "serial" else _pairwise(partials, fmt)
+    return total if C is None else rn_add(total, C, fmt)

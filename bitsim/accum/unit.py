@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bitsim.accum.fused import FusedAcc, fused_dot
-from bitsim.accum.gemm_level import gemm_dot
+from bitsim.accum.gemm_level import gemm_dot, gemm_matmul
 from bitsim.accum.block_dot import BLOCK_PRESETS, BlockDotUnit, block_matmul, block_unit
 from bitsim.accum.models import (
     AccumulatorOverflow, ChunkedAcc, FloatAcc, IntAcc, KulischAcc, SplitKAcc, kulisch_layout,
@@ -351,10 +351,12 @@ def _fused(A, B, unit: TensorCoreUnit, c, backend, rowwise):
     """Codes (the output's code dtype) of a tensor-core unit on checked operands: rows (``rowwise``: A, B
     (n, K), c (n,)) or a GEMM (A (M, K), B (K, N), c (M, N)); c None = +0 (the API's C with a GemmLevel).
 
-    A unit with a finite window and no library level runs on the compiled kernels (CPU:
-    ``bitsim.kernels.fused_cpu``, CUDA: ``fused_cuda``; a GEMM without expanding A and B). The exact window
-    (``window_bits=None``) runs on the NumPy model ``fused_dot`` and the library level on ``gemm_dot``
-    (whose chunk chains use the CPU kernel), both over rows -- a GEMM as M*N rows -- on the CPU backend only."""
+    A unit with a finite window runs on the compiled kernels (CPU: ``bitsim.kernels.fused_cpu``, CUDA:
+    ``fused_cuda``; a GEMM without expanding A and B); with a library level, a GEMM's chunks are GEMMs of
+    its chunk columns and the fp32 adds run on the host (``gemm_matmul``). The exact window
+    (``window_bits=None``) runs on the NumPy model ``fused_dot``, and rows through a library level on
+    ``gemm_dot`` (whose chunk chains use the CPU kernel), both over rows -- a GEMM as M*N rows -- on the CPU
+    backend only."""
     if unit.gemm is None and fused_cpu.kernel_supports(unit.acc):
         if backend == "cuda":
             from bitsim.kernels import fused_cuda
@@ -362,10 +364,20 @@ def _fused(A, B, unit: TensorCoreUnit, c, backend, rowwise):
             return run(A, B, c, unit.fmt_in, unit.acc, unit.instruction_k)
         run = fused_cpu.fused_rows if rowwise else fused_cpu.fused_gemm
         return run(A, B, c, unit.fmt_in, unit.acc, unit.instruction_k).astype(unit.out.code_dtype)
+    if unit.gemm is not None and not rowwise and fused_cpu.kernel_supports(unit.acc):
+        if any(is_device_array(x) for x in (A, B, c)):
+            raise TypeError(f"{unit.name}: the library level (GemmLevel) runs on host arrays (its chunk columns "
+                            "are gathered on the host); pass NumPy arrays")
+        chain = None
+        if backend == "cuda":
+            from bitsim.kernels import fused_cuda
+            chain = fused_cuda.fused_gemm
+        return gemm_matmul(A, B, c, unit.fmt_in, unit.acc, unit.gemm, unit.instruction_k,
+                           chain).astype(unit.out.code_dtype)
     if backend != "cpu":
         what = "the library level (GemmLevel)" if unit.gemm is not None else "the exact window (window_bits=None)"
-        raise ValueError(f"{unit.name}: tensor-core units with {what} run on the CPU backend only; pass host "
-                         "arrays and backend='cpu'")
+        raise ValueError(f"{unit.name}: tensor-core units with {what} run on the CPU backend only (GEMMs with a "
+                         "library level and a finite window run on both); pass host arrays and backend='cpu'")
     if not rowwise:                                    # one row per output
         M, N = A.shape[0], B.shape[1]
         c = None if c is None else np.asarray(c).reshape(-1)
