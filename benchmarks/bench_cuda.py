@@ -66,6 +66,10 @@ def bench_encode(n, repeats, torch):
             dt = getattr(torch, torch_dtype)
             ref = n / gpu_seconds(lambda: xt.to(dt), repeats)
         rows.append((label, gpu, cpu, ref))
+    out_gpu, out_cpu = cuda.device_array(n, np.uint16), np.empty(cpu_x.size, np.uint16)   # no allocation per call
+    gpu = n / gpu_seconds(lambda: bitsim.encode(xd, "bf16", out=out_gpu), repeats)
+    cpu = cpu_x.size / median_seconds(lambda: bitsim.encode(cpu_x, "bf16", backend="cpu", out=out_cpu), repeats)
+    rows.append(("float32 -> bf16, rne, into a reused out=", gpu, cpu, rows[2][3]))
     return rows
 
 

@@ -44,32 +44,62 @@ def _float_input(x) -> tuple[np.ndarray, FloatFormat]:
     return np.ascontiguousarray(arr).view(src.code_dtype), src
 
 
-def _run(src_codes, src, dst, rounding, sr_bits, seed, stream, offset, rand, tininess, want_flags, backend):
-    """Convert a validated code array of ``src`` to ``dst`` on ``backend``; returns (codes, flags or None)."""
+def _result_array(out, shape, dst, backend):
+    """The flat array the kernels write: a new one (``out`` None), or the caller's ``out`` checked (the
+    code dtype of ``dst``, ``shape``, C-contiguous, writable, on the device of ``backend``)."""
+    on_device = is_device_array(out)
+    if not on_device and not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a NumPy array or a CUDA device array; got {type(out).__name__}")
+    if on_device != (backend == "cuda"):
+        raise ValueError(f"out must live where the conversion runs ({backend}); got a "
+                         f"{'device' if on_device else 'host'} array")
+    arr = as_device(out) if on_device else out
+    if arr.dtype != dst.code_dtype or tuple(arr.shape) != tuple(shape):
+        raise ValueError(f"out must have dtype {np.dtype(dst.code_dtype)} (the code dtype of {dst}) and shape "
+                         f"{tuple(shape)}; got {arr.dtype} {tuple(arr.shape)}")
+    if not on_device and not (arr.flags.c_contiguous and arr.flags.writeable):
+        raise ValueError("out must be C-contiguous and writeable")
+    return arr.reshape(-1)
+
+
+def _run(src_codes, src, dst, rounding, sr_bits, seed, stream, offset, rand, tininess, want_flags, backend,
+         out=None):
+    """Convert a validated code array of ``src`` to ``dst`` on ``backend``, into ``out`` if given (checked
+    by ``_result_array``); returns (codes, flags or None)."""
     mode = mode_code(rounding)
     tiny_before = check_tininess(tininess)
     sr_bits, seed, stream, offset, rand_flat = stochastic_args(
         rounding, sr_bits, seed, stream, offset, rand, src_codes.shape)
-    K = kernels(backend)
-    empty = empty_like_input(src_codes)
     flat = src_codes.reshape(-1)
-    out = empty(flat.shape[0], dtype=dst.code_dtype)
+    target = empty_like_input(src_codes)(flat.shape[0], dtype=dst.code_dtype) if out is None \
+        else _result_array(out, src_codes.shape, dst, backend)
+    codes, flags = _convert_into(flat, src, dst, mode, sr_bits, seed, stream, offset, rand_flat, tiny_before,
+                                 want_flags, backend, target)
+    flags = None if flags is None else flags.reshape(src_codes.shape)
+    return (codes.reshape(src_codes.shape) if out is None else out), flags
+
+
+def _convert_into(flat, src, dst, mode, sr_bits, seed, stream, offset, rand_flat, tiny_before, want_flags,
+                  backend, out):
+    """Every element of the flat code array ``flat`` converted into the flat ``out``; (out, flat flags or
+    None)."""
+    K = kernels(backend)
+    empty = empty_like_input(flat)
     table = None if want_flags else table_encode_plan(src, dst, mode)
     if table is not None:
         K.table_encode_array(flat, *table, out)
-        return out.reshape(src_codes.shape), None
+        return out, None
     fixed = None if want_flags or backend == "cuda" or src.bits > 64 else fixed_encode_plan(dst, mode)
     if fixed is not None and _encode_fixed(flat, src, fixed, mode, out):
-        return out.reshape(src_codes.shape), None
+        return out, None
     plan = None if want_flags else fast_encode_plan(src, dst, mode)
     if plan is not None:
         K.encode_fast_array(flat, plan, mode, sr_bits, seed, stream, offset, rand_flat, out)
-        return out.reshape(src_codes.shape), None
+        return out, None
     flags = empty(flat.shape[0] if want_flags else 0, dtype=np.uint8)
     K.convert_array(flat, src.params, dst.params, mode, sr_bits, seed, stream, offset, rand_flat,
                       tiny_before, out, flags)
-    out = out.reshape(src_codes.shape)
-    return out, (flags.reshape(src_codes.shape) if want_flags else None)
+    return out, (flags if want_flags else None)
 
 
 _FLOAT_OF_CODES = {16: np.float16, 32: np.float32, 64: np.float64}
@@ -87,7 +117,7 @@ def _encode_fixed(flat, src, plan, mode, out) -> bool:
 
 
 def encode(x, fmt, rounding=None, *, sr_bits=None, seed=None, stream=0, offset=0, rand=None,
-           tininess="after", return_flags=False, backend=None):
+           tininess="after", return_flags=False, backend=None, out=None):
     """Round float values to code words of ``fmt``.
 
     Args:
@@ -104,28 +134,33 @@ def encode(x, fmt, rounding=None, *, sr_bits=None, seed=None, stream=0, offset=0
             8 infinite, 16 invalid).
         backend: "cpu" | "cuda" | None (see ``bitsim.backend``: device-array inputs run on the GPU
             and give device arrays).
+        out: an array to write the codes into instead of a new one (NumPy, or a device array on the
+            GPU backend; the format's code dtype, x's shape, C-contiguous); it is returned. Element formats
+            only. A GPU caller that reuses ``out`` saves the result's allocation on every call.
 
     Returns:
-        codes (uint8/16/32/64 array of x's shape), or (codes, flags) with ``return_flags``; for a block
-        format a ``BlockTensor`` (see ``bitsim.blocks.codec.encode`` for its SR counters).
+        codes (uint8/16/32/64 array of x's shape; ``out`` if given), or (codes, flags) with
+        ``return_flags``; for a block format a ``BlockTensor`` (see ``bitsim.blocks.codec.encode`` for its SR
+        counters).
     """
     dst = as_format(fmt)
     if _is_block(dst):
-        if return_flags or tininess != "after":
-            raise ValueError(f"encode into the block format {dst}: return_flags and tininess are not supported")
+        if return_flags or tininess != "after" or out is not None:
+            raise ValueError(f"encode into the block format {dst}: return_flags, tininess and out are not "
+                             "supported")
         from bitsim.blocks.codec import encode as encode_block
         return encode_block(x, dst, rounding, sr_bits=sr_bits, seed=seed, stream=stream, offset=offset, rand=rand,
                             backend=backend)
     rounding = "rne" if rounding is None else rounding
     backend = choose(backend, x)
     src_codes, src = _float_input(x)
-    out, flags = _run(src_codes, src, dst, rounding, sr_bits, seed, stream, offset, rand, tininess, return_flags,
-                      backend)
-    return (out, flags) if return_flags else out
+    codes, flags = _run(src_codes, src, dst, rounding, sr_bits, seed, stream, offset, rand, tininess, return_flags,
+                        backend, out)
+    return (codes, flags) if return_flags else codes
 
 
 def convert(codes, src, dst, rounding="rne", *, sr_bits=None, seed=None, stream=0, offset=0, rand=None,
-            tininess="after", return_flags=False, backend=None):
+            tininess="after", return_flags=False, backend=None, out=None):
     """Convert code words of format ``src`` to format ``dst``, correctly rounded (one rounding).
 
     Arguments as for ``encode``; ``codes`` is an integer array with every value below 2**src.bits.
@@ -133,9 +168,9 @@ def convert(codes, src, dst, rounding="rne", *, sr_bits=None, seed=None, stream=
     src, dst = as_format(src), as_format(dst)
     backend = choose(backend, codes)
     src_codes = code_array(codes, src)
-    out, flags = _run(src_codes, src, dst, rounding, sr_bits, seed, stream, offset, rand, tininess, return_flags,
-                      backend)
-    return (out, flags) if return_flags else out
+    codes, flags = _run(src_codes, src, dst, rounding, sr_bits, seed, stream, offset, rand, tininess, return_flags,
+                        backend, out)
+    return (codes, flags) if return_flags else codes
 
 
 def decode(codes, fmt=None, *, backend=None) -> np.ndarray:

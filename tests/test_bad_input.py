@@ -60,6 +60,33 @@ def test_input_dtypes():
         bitsim.decode(np.ones(3), "e4m3")
 
 
+def test_encode_and_convert_into_out():
+    """``out=`` is filled on every CPU kernel path and returned; a wrong dtype, shape, layout or kind of
+    array is refused with the field named."""
+    x = np.array([[1.0, -2.5, 3e-5], [448.0, 1e9, -0.0]], np.float32)
+    for fmt, mode, kw in (("e4m3", "rne", {}), ("bf16", "rne", {}), ("int8", "rne", {}), ("e5m2", "rtz", {}),
+                          ("fp16", "sr", {"sr_bits": 8, "seed": 3})):
+        out = np.zeros(x.shape, bitsim.format(fmt).code_dtype)
+        assert bitsim.encode(x, fmt, mode, out=out, **kw) is out
+        np.testing.assert_array_equal(out, bitsim.encode(x, fmt, mode, **kw))
+    out = np.zeros(x.shape, np.uint8)
+    codes, flags = bitsim.encode(x, "e4m3", return_flags=True, out=out)
+    assert codes is out and np.array_equal(flags, bitsim.encode(x, "e4m3", return_flags=True)[1])
+    wide = np.zeros(x.shape, np.uint16)
+    assert bitsim.convert(out, "e4m3", "fp16", out=wide) is wide
+    np.testing.assert_array_equal(wide, bitsim.convert(out, "e4m3", "fp16"))
+    with pytest.raises(ValueError, match="out must have dtype uint8.*shape \\(2, 3\\)"):
+        bitsim.encode(x, "e4m3", out=np.zeros(x.shape, np.uint16))
+    with pytest.raises(ValueError, match="shape"):
+        bitsim.encode(x, "e4m3", out=np.zeros((3, 2), np.uint8))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        bitsim.encode(x, "e4m3", out=np.zeros((3, 2), np.uint8).T)
+    with pytest.raises(TypeError, match="out must be a NumPy array"):
+        bitsim.encode(x, "e4m3", out=[0] * 6)
+    with pytest.raises(ValueError, match="out are not supported"):
+        bitsim.encode(x, "mxfp8_e4m3", out=np.zeros(x.shape, np.uint8))
+
+
 def test_codes_wider_than_the_format():
     with pytest.raises(ValueError, match="0x100.*8-bit"):
         bitsim.decode(np.array([1, 256]), "e4m3")

@@ -86,6 +86,28 @@ def test_device_arrays_stay_on_the_device():
     np.testing.assert_array_equal(host(wide), bitsim.convert(host(codes), "e4m3", "fp16"))
 
 
+def test_encode_and_convert_into_a_device_out():
+    """``out=``: the caller's device array is filled and returned, on every kernel path (table, fast,
+    generic with flags, SR)."""
+    x = boundary_values(F["e4m3"]).astype(np.float32).reshape(-1, 2)
+    dx = cuda.to_device(x)
+    for fmt, mode, kw in (("e4m3", "rne", {}), ("bf16", "rne", {}), ("e5m2", "rtz", {"return_flags": True}),
+                          ("fp16", "sr", {"sr_bits": 8, "seed": 3})):
+        out = cuda.device_array(x.shape, bitsim.format(fmt).code_dtype)
+        got = bitsim.encode(dx, fmt, mode, out=out, **kw)
+        want = bitsim.encode(x, fmt, mode, **kw)
+        if kw.get("return_flags"):
+            (got, got_f), (want, want_f) = got, want
+            np.testing.assert_array_equal(host(got_f), want_f)
+        assert got is out
+        np.testing.assert_array_equal(host(out), want)
+    wide = cuda.device_array(x.shape, np.uint16)
+    assert bitsim.convert(bitsim.encode(dx, "e4m3"), "e4m3", "fp16", out=wide) is wide
+    np.testing.assert_array_equal(host(wide), bitsim.convert(bitsim.encode(x, "e4m3"), "e4m3", "fp16"))
+    with pytest.raises(ValueError, match="out must live where the conversion runs"):
+        bitsim.encode(x, "e4m3", out=cuda.device_array(x.shape, np.uint8))
+
+
 def test_device_code_arrays_are_range_checked():
     with pytest.raises(ValueError, match="does not fit the 6-bit"):
         bitsim.convert(cuda.to_device(np.array([1, 64], np.uint8)), "e3m2", "fp16")
@@ -238,8 +260,8 @@ def test_backend_selection_and_errors(monkeypatch):
     with pytest.raises(ValueError, match="an input is a CUDA device array"):
         bitsim.encode(cuda.to_device(x), "e4m3", backend="cpu")
     with pytest.raises(ValueError, match="tensor-core"):
-        bitsim.matmul(np.zeros((2, 32), np.uint8), np.zeros((32, 2), np.uint8), "nvidia_h100_e4m3_fp32_cublas",
-                      backend="cuda")
+        bitsim.dot(np.zeros((2, 32), np.uint8), np.zeros((2, 32), np.uint8), "nvidia_h100_e4m3_fp32_cublas",
+                   backend="cuda")
     with pytest.raises(TypeError, match="bitsim.dataflow.relu runs on host"):
         bitsim.dataflow.relu(cuda.to_device(np.zeros((1, 1, 2, 2), np.uint8)), "e4m3")
     monkeypatch.setattr(cuda, "is_available", lambda: False)
