@@ -13,7 +13,9 @@ from bitsim import blpa, fixed, ops, wage
 from bitsim.blocks import BlockFormat, BlockMinifloat, BlockTensor, Tiling
 from bitsim.accum import DotUnit, dot, matmul, unit
 from bitsim import dataflow
+from bitsim.interop import from_ml_dtypes, to_ml_dtypes
 
 __all__ = ["__version__", "FloatFormat", "FixedFormat", "format", "encode", "decode", "quantize", "convert",
            "ROUNDING_MODES", "ops", "fixed", "blpa", "wage", "BlockFormat", "BlockTensor", "BlockMinifloat", "Tiling",
-           "DotUnit", "dot", "matmul", "unit", "use_backend", "CudaUnavailableError", "dataflow"]
+           "DotUnit", "dot", "matmul", "unit", "use_backend", "CudaUnavailableError", "dataflow",
+           "to_ml_dtypes", "from_ml_dtypes"]

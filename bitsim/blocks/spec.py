@@ -181,6 +181,21 @@ class BlockTensor:
         from bitsim.blocks.codec import decode
         return decode(self)
 
+    def __repr__(self):
+        """NumPy-like: the decoded values (summarised by NumPy's print options), or, above NumPy's
+        summarising threshold or for codes on the GPU, the element codes and the scale codes."""
+        from bitsim.backend import is_device_array
+        head = f"BlockTensor(shape={tuple(self.shape)}, format={self.format}, blocks={tuple(self.scales.shape)}"
+        if is_device_array(self.codes):
+            return head + ", on the GPU)"
+        pad = " " * len("BlockTensor(")
+        if self.codes.size <= np.get_printoptions()["threshold"]:
+            body = np.array2string(self.decode(), separator=", ", prefix=pad + "values=")
+            return f"{head},\n{pad}values={body})"
+        codes = np.array2string(self.codes, separator=", ", prefix=pad + "codes=")
+        scales = np.array2string(self.scales, separator=", ", prefix=pad + "scales=", threshold=0)
+        return f"{head},\n{pad}codes={codes},\n{pad}scales={scales})"
+
     def scale_exponents(self) -> np.ndarray:
         """X of every block (int64, block-grid shape); NaN scales give the int64 minimum."""
         s = self.scales.astype(np.int64)
