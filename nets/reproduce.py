@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 
 import bitsim.nn as nn
+from bitsim.progress import Progress
 from bitsim.accum import DotUnit, FloatAcc
 from bitsim.nn.recipes import register
 from bitsim.nn.wage_recipes import wage_recipe
@@ -93,26 +94,28 @@ def _is_sweep(name: str) -> bool:
     return name.startswith("wage_") and name not in ("wage_2888_paper", "wage_2888_code")
 
 
-def _run(config: TrainConfig) -> dict:
+def _run(config: TrainConfig, quiet: bool = True) -> dict:
     start = time.perf_counter()
-    result = train(config, quiet=True)
+    result = train(config, quiet=quiet)
     last = result["history"][-1]
     return {"recipe": config.recipe, "data": config.data, "accuracy": last["test_accuracy"],
             "loss": last["train_loss"], "digest": result["digest"], "seconds": time.perf_counter() - start}
 
 
-def ablations(setting: Setting, long_dots: Setting) -> list[tuple[str, list[dict]]]:
+def ablations(setting: Setting, long_dots: Setting, quiet: bool = True) -> list[tuple[str, list[dict]]]:
     """(title, runs) of each ablation whose recipes exist."""
+    def runs(task, names):
+        return [_run(task.config(r), quiet) for r in names]
     out = []
     if {"bm6", "bm6_nodenorm"} <= set(nn.RECIPES):
-        out.append(("BM6 with vs without denormals", [_run(setting.config(r)) for r in ("bm6", "bm6_nodenorm")]))
+        out.append(("BM6 with vs without denormals", runs(setting, ("bm6", "bm6_nodenorm"))))
     names = (wang_variant("wang_fp8_chunk64", chunked=True), wang_variant("wang_fp8_nochunk", chunked=False))
     out.append(("Wang FP8: chunk-64 vs sequential fp16_wang accumulation (784-long dot products)",
-                [_run(long_dots.config(r)) for r in names]))
+                runs(long_dots, names)))
     names = ("wang_fp8", wang_variant("wang_fp8_rne_updates", update_rounding="rne"))
-    out.append(("Wang FP8: fp16_wang updates with SR vs RNE", [_run(setting.config(r)) for r in names]))
-    runs = [_run(setting.config(wage_recipe("paper", k_g=k).name)) for k in (4, 6, 8)]
-    out.append(("WAGE (paper variant) k_G sweep: k_G = 4, 6, 8, lr = 2**(k_G - 8)", runs))
+    out.append(("Wang FP8: fp16_wang updates with SR vs RNE", runs(setting, names)))
+    out.append(("WAGE (paper variant) k_G sweep: k_G = 4, 6, 8, lr = 2**(k_G - 8)",
+                runs(setting, [wage_recipe("paper", k_g=k).name for k in (4, 6, 8)])))
     return out
 
 
@@ -159,13 +162,17 @@ def _sizes(setting: Setting) -> str:
 
 
 def reproduce(setting: Setting = Setting(), long_dots: Setting | None = None, out="docs/reproduction.md",
-              recipes=None, with_ablations: bool = True) -> list[dict]:
+              recipes=None, with_ablations: bool = True, quiet: bool = True) -> list[dict]:
     """Run every recipe (or ``recipes``) and, unless ``with_ablations`` is False, the ablations; write
-    ``out``; return the table rows."""
+    ``out``; return the table rows. Unless ``quiet``, a progress bar per training run and one over the
+    recipes go to stderr."""
     long_dots = long_dots or Setting(data="mnist-5k", hidden=(32,), epochs=2, n_train=2000, n_test=500)
     names = recipes or [r for r in nn.RECIPES if not r.startswith("wang_fp8_") and not _is_sweep(r)]
-    table = [_run(setting.config(r)) for r in names]
-    extra = ablations(setting, long_dots) if with_ablations else []
+    bar, table = Progress("reproduce: recipes", len(names), quiet), []
+    for r in names:
+        table.append(_run(setting.config(r), quiet))
+        bar.update(note=f"{r}: {100 * table[-1]['accuracy']:.1f} %")
+    extra = ablations(setting, long_dots, quiet) if with_ablations else []
     with open(out, "w") as fh:
         fh.write(render(setting, long_dots, table, extra))
     return table

@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import sys
 import time
 from dataclasses import dataclass
 
@@ -25,6 +24,7 @@ import numpy as np
 
 import bitsim.nn as nn
 from bitsim.backend import BACKENDS, use_backend
+from bitsim.progress import Progress
 from nets import data as datasets
 from nets.models import build
 
@@ -125,18 +125,6 @@ def load_checkpoint(path):
     return TrainConfig(**meta["config"]), arrays, meta["step"], meta["history"]
 
 
-def _progress(epoch, done, total, loss, quiet):
-    if quiet:
-        return
-    width = 30
-    filled = width * done // max(total, 1)
-    sys.stderr.write(f"\repoch {epoch + 1} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} "
-                     f"loss {loss:.4f}")
-    if done == total:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
-
-
 def train(config: TrainConfig, *, data_path=None, checkpoint=None, resume=None, stop_after=None, quiet=True):
     """Run ``config`` (or resume the checkpoint ``resume``); returns {"history": per-epoch metrics,
     "digest": weight digest, "step": steps done}. ``checkpoint``: write one there after every epoch (and
@@ -160,11 +148,12 @@ def _run(config, data_path, checkpoint, arrays, step, history, stop_after, quiet
     while model.step < config.epochs * per_epoch:
         epoch, first = divmod(model.step, per_epoch)
         order, losses, start = batch_order(len(y), config.seed, epoch), [], time.perf_counter()
+        bar = Progress(f"{config.recipe} epoch {epoch + 1}", per_epoch, quiet, done=first)
         for b in range(first, per_epoch):
             idx = order[b * config.batch_size:(b + 1) * config.batch_size]
             loss, _ = nn.train_step(model, opt, x[idx], y[idx], loss=config.loss)
             losses.append(float(loss))
-            _progress(epoch, b + 1, per_epoch, float(np.mean(losses)), quiet)
+            bar.update(note=f"loss {np.mean(losses):.4f}")
             if stop_after is not None and model.step >= stop_after:
                 if checkpoint is not None:
                     save_checkpoint(checkpoint, config, model, opt, history)

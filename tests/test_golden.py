@@ -290,7 +290,13 @@ def test_cli_gen_check_verify(tmp_path, capsys):
     assert main(["golden", "gen", "--format", "e5m2", "--op", "convert", "--in-format", "fp16", "--rounding", "sr",
                  "--sr-bits", "4", "--out", str(out), "--writer", "testfloat"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["convert_sr.tf", "manifest.json"]
+    capsys.readouterr()
     assert main(["golden", "check", str(out)]) == 0
+    streams = capsys.readouterr()
+    assert f"{out}: " in streams.out and "golden check [" in streams.err and "1/1 s" in streams.err
+    assert main(["golden", "check", "--quiet", str(out)]) == 0
+    streams = capsys.readouterr()
+    assert streams.out.splitlines() == [l for l in streams.out.splitlines() if l.startswith("PASS")] and not streams.err
     assert main(["golden", "verify", str(out)]) == 0
     assert capsys.readouterr().out.rstrip().endswith("PASS: checksums of 1 suite(s)")
     _edit(out / "convert_sr.tf", 1, "0000 01 0 0")

@@ -16,6 +16,7 @@ from bitsim.golden.sets import OPS
 from bitsim.golden.suite import MANIFEST, WRITERS, verify, write_suite
 from bitsim.golden.suites import (ROOT_MANIFEST, SUITES, TRACE_RECIPES, digits_trace, generate, verify_root,
                                   write_all)
+from bitsim.progress import Progress
 from bitsim.rounding import MODES
 
 
@@ -32,7 +33,8 @@ def cmd_gen(args, usage_error) -> int:
     if args.all:
         if args.suite or args.format:
             raise usage_error("--all takes no --suite or --format")
-        write_all(out)
+        bar = Progress("golden gen", len(SUITES), args.quiet)
+        write_all(out, progress=lambda name: bar.update(note=name))
         print(f"wrote {len(SUITES)} suites and {out / ROOT_MANIFEST}")
         return 0
     if args.suite or args.trace:
@@ -63,13 +65,18 @@ def cmd_check(args, usage_error) -> int:
     ref_cases = None if args.ref_cases == "all" else int(args.ref_cases)
     problems = verify_root(path) if (path / ROOT_MANIFEST).is_file() else []
     total = 0
-    for d in _suite_dirs(path):
+    dirs = _suite_dirs(path)
+    bar = Progress("golden check", len(dirs), args.quiet)
+    for d in dirs:
         t = time.perf_counter()
         report = check_suite(d, ref_cases)
         problems += report.mismatches
         total += report.cases
-        print(f"{d}: {report.cases} cases in {report.files} files, {report.ref_cases} also by bitsim.ref: "
-              f"{'ok' if report.ok else f'{len(report.mismatches)} mismatch(es)'} ({time.perf_counter() - t:.1f} s)")
+        bar.update(note=d.name)
+        if not args.quiet:
+            print(f"{d}: {report.cases} cases in {report.files} files, {report.ref_cases} also by bitsim.ref: "
+                  f"{'ok' if report.ok else f'{len(report.mismatches)} mismatch(es)'} "
+                  f"({time.perf_counter() - t:.1f} s)")
     for p in problems:
         print(p)
     print(f"{'FAIL' if problems else 'PASS'}: {total} cases")
@@ -80,8 +87,10 @@ def cmd_verify(args, usage_error) -> int:
     path = Path(args.path)
     problems = verify_root(path) if (path / ROOT_MANIFEST).is_file() else []
     dirs = _suite_dirs(path)
+    bar = Progress("golden verify", len(dirs), args.quiet)
     for d in dirs:
         problems += verify(d)
+        bar.update(note=d.name)
     for p in problems:
         print(p)
     print(f"{'FAIL' if problems else 'PASS'}: checksums of {len(dirs)} suite(s)")
@@ -107,12 +116,15 @@ def add_parser(sub, usage_error) -> None:
     gen.add_argument("--out", required=True, help="output directory")
     gen.add_argument("--writer", action="append", choices=list(WRITERS),
                      help="testfloat, memh or npz (repeatable; default all, committed suites their own)")
+    gen.add_argument("--quiet", action="store_true", help="no progress bar")
     gen.set_defaults(run=lambda a: cmd_gen(a, usage_error))
     chk = gsub.add_parser("check", help="recompute every case of a suite (or of golden/) and report mismatches")
     chk.add_argument("path")
     chk.add_argument("--ref-cases", default=str(REF_CASES),
                      help=f"cases per set also recomputed by bitsim.ref (default {REF_CASES}; 'all')")
+    chk.add_argument("--quiet", action="store_true", help="no progress bar, no per-suite lines")
     chk.set_defaults(run=lambda a: cmd_check(a, usage_error))
     ver = gsub.add_parser("verify", help="check the manifest checksums of a suite (or of golden/)")
     ver.add_argument("path")
+    ver.add_argument("--quiet", action="store_true", help="no progress bar")
     ver.set_defaults(run=lambda a: cmd_verify(a, usage_error))

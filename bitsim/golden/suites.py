@@ -148,11 +148,14 @@ def generate(name: str):
     return SUITES[name]()
 
 
-def write_all(root, names=None) -> None:
-    """Write the committed suites (default all) under ``root``, one directory each, and the MANIFEST."""
+def write_all(root, names=None, progress=None) -> None:
+    """Write the committed suites (default all) under ``root``, one directory each, and the MANIFEST;
+    ``progress(name)`` is called after each suite."""
     root = Path(root)
     for name in names or SUITES:
         write_suite(root / name, name, generate(name), OP_WRITERS)
+        if progress is not None:
+            progress(name)
     write_root_manifest(root)
 
 

@@ -1,0 +1,36 @@
+"""A one-line progress bar on stderr for the long commands (train, reproduce, golden); silent when quiet.
+
+    bar = Progress("golden check", total=len(suites), quiet=args.quiet)
+    for d in suites:
+        ...
+        bar.update(note=d.name)      # one more item done; the note goes after the count
+
+Each update rewrites the line (carriage return); the last item ends it with a newline. Nothing is written
+to stdout, so a command's results stay machine-readable.
+"""
+
+from __future__ import annotations
+
+import sys
+
+WIDTH = 30
+
+
+class Progress:
+    """``label [#####.....] done/total note`` on stderr, or nothing with ``quiet``."""
+
+    def __init__(self, label: str, total: int, quiet: bool = False, done: int = 0, stream=None):
+        self.label, self.total, self.quiet, self.done = label, max(int(total), 0), bool(quiet), int(done)
+        self.stream = sys.stderr if stream is None else stream
+
+    def update(self, step: int = 1, note: str = "") -> None:
+        """``step`` more items done; redraw the line with ``note``."""
+        self.done += step
+        if self.quiet:
+            return
+        filled = WIDTH * self.done // max(self.total, 1)
+        tail = f" {note}" if note else ""
+        self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (WIDTH - filled)}] {self.done}/{self.total}{tail}")
+        if self.done >= self.total:
+            self.stream.write("\n")
+        self.stream.flush()

@@ -1,0 +1,25 @@
+"""bitsim.progress.Progress: the bar it draws, and silence when quiet."""
+
+import io
+
+from bitsim.progress import Progress
+
+
+def test_bar_redraws_and_ends_with_a_newline():
+    out = io.StringIO()
+    bar = Progress("work", 3, stream=out)
+    bar.update(note="a")
+    bar.update(2, note="b")
+    assert out.getvalue() == ("\rwork [" + "#" * 10 + "." * 20 + "] 1/3 a"
+                              "\rwork [" + "#" * 30 + "] 3/3 b\n")
+
+
+def test_resumed_bar_counts_from_its_start_and_quiet_writes_nothing():
+    out = io.StringIO()
+    Progress("epoch 2", 4, done=2, stream=out).update()
+    assert out.getvalue() == "\repoch 2 [" + "#" * 22 + "." * 8 + "] 3/4"
+    quiet = io.StringIO()
+    bar = Progress("work", 2, quiet=True, stream=quiet)
+    bar.update()
+    bar.update()
+    assert quiet.getvalue() == "" and bar.done == 2
