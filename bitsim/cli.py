@@ -118,6 +118,17 @@ def cmd_encode(args) -> None:
     _print_columns(rows)
 
 
+def cmd_verify(args) -> int:
+    from bitsim.verify import verify_pairs
+    report = verify_pairs(args.op, args.format, args.rounding, rows=args.rows, shards=args.shards,
+                          scheduler=args.scheduler, workers=args.workers, quiet=args.quiet)
+    for a, b, code, flags in report.first:
+        print(f"mismatch: {args.op}({a:#x}, {b:#x}) gives {code:#x} flags {_flags_text(flags)}")
+    print(f"{'PASS' if report.ok else 'FAIL'}: {report.op} {report.fmt} {report.rounding}: {report.pairs} pairs, "
+          f"{report.mismatches} mismatch(es); digest {report.digest}")
+    return 0 if report.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="bitsim", description="Bit-accurate low-precision number formats.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -132,6 +143,18 @@ def build_parser() -> argparse.ArgumentParser:
     enc.add_argument("--sr-bits", type=int, help="random bits per value with --rounding sr")
     enc.add_argument("--seed", type=int, help="generator seed with --rounding sr")
     enc.set_defaults(run=cmd_encode)
+    ver = sub.add_parser("verify", help="an op over every operand pair of a format against an independent path "
+                                        "(bitsim.verify), optionally sharded on Dask")
+    ver.add_argument("op", help="add, sub, mul or div")
+    ver.add_argument("format", nargs="?", default="fp16", help="fp16 (rne), or a format of at most 8 bits")
+    ver.add_argument("--rounding", default="rne", choices=list(MODES))
+    ver.add_argument("--rows", type=int, default=256, help="first operands per shard (default 256)")
+    ver.add_argument("--shards", type=int, help="only the first N shards (a spot check; default all)")
+    ver.add_argument("--scheduler", help="'local' (a LocalCluster) or a Dask scheduler address; default: this "
+                                         "process")
+    ver.add_argument("--workers", type=int, default=2, help="workers of a local cluster (default 2)")
+    ver.add_argument("--quiet", action="store_true", help="no progress bar")
+    ver.set_defaults(run=cmd_verify)
     golden_cli.add_parser(sub, UsageError)
     train_cli.add_parser(sub)
     return parser
