@@ -28,8 +28,11 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_dot.py --append docs/performance.md
 	$(BIN)/python benchmarks/bench_nets.py --append docs/performance.md
 
+# fp16 add and mul over all 2**32 operand pairs against NumPy's binary64-then-cast (bitsim.verify);
+# SCHEDULER=local shards them on a 2-worker Dask LocalCluster, or give a scheduler address.
 verify: $(STAMP)
-	$(BIN)/python tests/long/verify_fp16_pairs.py
+	$(BIN)/bitsim verify add fp16 $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+	$(BIN)/bitsim verify mul fp16 $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 # The CUDA backend on a real GPU: parity with the CPU on large inputs, and throughput next to torch.
 verify-cuda: $(STAMP)
