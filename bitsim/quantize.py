@@ -126,8 +126,10 @@ def encode(x, fmt, rounding=None, *, sr_bits=None, seed=None, stream=0, offset=0
         rounding: "rne" | "rna" | "rtz" | "rup" | "rdn" | "rto" | "sr" (see ``bitsim.rounding``); default
             "rne", or a block format's ``element_rounding``.
         sr_bits: number of random bits for "sr" (required with it).
-        seed, stream, offset: key of the counter-based generator for "sr"; element i of the result uses
+        seed: key of the counter-based generator for "sr", with ``stream``; element i of the result uses
             counter ``offset + i`` (flat C order).
+        stream: the generator's stream (part of its key).
+        offset: the counter of the first element.
         rand: explicit random integers for "sr" (broadcast to x's shape, each < 2**sr_bits), instead of seed.
         tininess: "after" (default) or "before" rounding, for the underflow flag.
         return_flags: also return per-element flags (uint8; 1 inexact, 2 underflow, 4 overflow,
