@@ -99,6 +99,9 @@ def cmd_show(args) -> None:
         print(block_cards.card(block), end="")
         return
     print(_plain(cards.card(_entry_for(args.format))), end="")
+    if args.plot:
+        from bitsim.plots import plot_format
+        print(f"wrote {plot_format(args.format, args.plot)}")
 
 
 def _flags_text(flags: int) -> str:
@@ -135,6 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("formats", help="list the catalog formats").set_defaults(run=cmd_formats)
     show = sub.add_parser("show", help="describe a format (all code words when <= 8 bits)")
     show.add_argument("format", help="catalog or generic name, e.g. e4m3, e3m4, fixed8.7")
+    show.add_argument("--plot", metavar="PNG", help="also draw the value grid and the quantisation error (float "
+                                                   "formats up to 16 bits; needs matplotlib)")
     show.set_defaults(run=cmd_show)
     enc = sub.add_parser("encode", help="round exact values to a format")
     enc.add_argument("format", help="catalog or generic name")
