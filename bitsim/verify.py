@@ -12,9 +12,12 @@ and every second operand. The independent path:
 
 Each shard returns its mismatch count, its first mismatches and, per first operand, the sha256 of
 bitsim's codes and flags against every second operand; the run's digest hashes those row digests in
-operand order, so it is the same however the space was cut into shards and wherever they ran. With ``scheduler`` ("local" for a ``LocalCluster``, or a scheduler address) the shards run as
-Dask futures, keyed by (op, format, rounding, shard): a worker lost mid-run has its shards recomputed
-elsewhere (``retries``), and each shard's result is taken once, so no case is lost or counted twice.
+operand order, so it is the same however the space was cut into shards and wherever they ran.
+
+With ``scheduler`` ("local" for a ``LocalCluster``, or a scheduler address) the shards run as Dask
+futures (``bitsim.cluster.run_tasks``), keyed by (op, format, rounding, shard): a worker lost mid-run has
+its shards recomputed elsewhere, and each shard's result is taken once, so no case is lost or counted
+twice.
 """
 
 from __future__ import annotations
@@ -138,32 +141,11 @@ def verify_pairs(op: str, fmt="fp16", rounding: str = "rne", *, rows: int = 256,
             results.append(shard(op, f, rounding, s, rows))
             bar.update()
     else:
-        results = _on_dask(op, f, rounding, starts, rows, scheduler, workers, retries, bar)
+        from bitsim.cluster import run_tasks
+        results = run_tasks(shard, [(op, f, rounding, s, rows) for s in starts],
+                            [f"bitsim-verify-{op}-{f}-{rounding}-{rows}-{s}" for s in starts], scheduler, workers,
+                            retries, on_done=lambda r: bar.update())
     return _report(op, f, rounding, sorted(results, key=lambda r: r.start))
-
-
-def _on_dask(op, f, rounding, starts, rows, scheduler, workers, retries, bar) -> list[ShardResult]:
-    try:
-        from dask.distributed import Client, LocalCluster, as_completed
-    except ImportError:
-        raise ImportError("verify with a scheduler needs dask.distributed: pip install 'bitsim[dask]'") from None
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) \
-        if scheduler == "local" else None
-    client = Client(cluster if cluster is not None else scheduler)
-    try:
-        keys = [f"bitsim-verify-{op}-{f}-{rounding}-{rows}-{s}" for s in starts]
-        futures = [client.submit(shard, op, f, rounding, s, rows, key=k, retries=retries, pure=False)
-                   for s, k in zip(starts, keys)]
-        results = {}
-        for future in as_completed(futures):
-            r = future.result()
-            results.setdefault(r.start, r)
-            bar.update()
-        return list(results.values())
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
 
 
 def _report(op, f, rounding, results: list[ShardResult]) -> VerifyReport:

@@ -47,6 +47,9 @@ def add_parser(sub) -> None:
     r.add_argument("--recipes", help="comma-separated recipe names (default: every registered recipe)")
     r.add_argument("--out", default="docs/reproduction.md")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
+    r.add_argument("--scheduler", help="'local' (a Dask LocalCluster) or a Dask scheduler address: one task per "
+                                       "run; default: this process")
+    r.add_argument("--workers", type=int, default=2, help="workers of a local cluster (default 2)")
     r.set_defaults(run=cmd_reproduce)
 
 
@@ -78,7 +81,8 @@ def cmd_reproduce(args) -> int:
     setting = Setting(data=args.data, net=args.net, epochs=args.epochs, n_train=args.n_train, n_test=args.n_test,
                       hidden=tuple(int(h) for h in args.hidden.split(",")))
     rows = reproduce(setting, out=args.out, recipes=args.recipes.split(",") if args.recipes else None,
-                     with_ablations=not args.no_ablations, quiet=args.quiet)
+                     with_ablations=not args.no_ablations, quiet=args.quiet, scheduler=args.scheduler,
+                     workers=args.workers)
     for row in rows:
         print(f"{row['recipe']:<20} {100 * row['accuracy']:5.1f} %  {row['digest'][:12]}  {row['seconds']:.0f} s")
     print(f"wrote {args.out}")

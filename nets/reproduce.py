@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from functools import partial
 from dataclasses import dataclass
 
 import bitsim.nn as nn
@@ -94,7 +95,11 @@ def _is_sweep(name: str) -> bool:
     return name.startswith("wage_") and name not in ("wage_2888_paper", "wage_2888_code")
 
 
-def _run(config: TrainConfig, quiet: bool = True) -> dict:
+def _run(config: TrainConfig, quiet: bool = True, prepare=None) -> dict:
+    """One training run's table row; ``prepare()`` first registers a recipe made for an ablation (a Dask
+    worker has only the registered recipes of a fresh import)."""
+    if prepare is not None:
+        prepare()
     start = time.perf_counter()
     result = train(config, quiet=quiet)
     last = result["history"][-1]
@@ -102,21 +107,27 @@ def _run(config: TrainConfig, quiet: bool = True) -> dict:
             "loss": last["train_loss"], "digest": result["digest"], "seconds": time.perf_counter() - start}
 
 
-def ablations(setting: Setting, long_dots: Setting, quiet: bool = True) -> list[tuple[str, list[dict]]]:
-    """(title, runs) of each ablation whose recipes exist."""
-    def runs(task, names):
-        return [_run(task.config(r), quiet) for r in names]
+def ablation_jobs(setting: Setting, long_dots: Setting) -> list[tuple[str, list[tuple]]]:
+    """(title, [(config, prepare), ...]) of each ablation whose recipes exist; ``prepare`` registers the
+    ablation's recipe (None for a registered one)."""
     out = []
     if {"bm6", "bm6_nodenorm"} <= set(nn.RECIPES):
-        out.append(("BM6 with vs without denormals", runs(setting, ("bm6", "bm6_nodenorm"))))
-    names = (wang_variant("wang_fp8_chunk64", chunked=True), wang_variant("wang_fp8_nochunk", chunked=False))
+        out.append(("BM6 with vs without denormals", [(setting.config(r), None) for r in ("bm6", "bm6_nodenorm")]))
+    chunked = [partial(wang_variant, "wang_fp8_chunk64", chunked=True),
+               partial(wang_variant, "wang_fp8_nochunk", chunked=False)]
     out.append(("Wang FP8: chunk-64 vs sequential fp16_wang accumulation (784-long dot products)",
-                runs(long_dots, names)))
-    names = ("wang_fp8", wang_variant("wang_fp8_rne_updates", update_rounding="rne"))
-    out.append(("Wang FP8: fp16_wang updates with SR vs RNE", runs(setting, names)))
+                [(long_dots.config(make()), make) for make in chunked]))
+    rne = partial(wang_variant, "wang_fp8_rne_updates", update_rounding="rne")
+    out.append(("Wang FP8: fp16_wang updates with SR vs RNE",
+                [(setting.config("wang_fp8"), None), (setting.config(rne()), rne)]))
+    sweep = [partial(_wage_name, k) for k in (4, 6, 8)]
     out.append(("WAGE (paper variant) k_G sweep: k_G = 4, 6, 8, lr = 2**(k_G - 8)",
-                runs(setting, [wage_recipe("paper", k_g=k).name for k in (4, 6, 8)])))
+                [(setting.config(make()), make) for make in sweep]))
     return out
+
+
+def _wage_name(k_g: int) -> str:
+    return wage_recipe("paper", k_g=k_g).name
 
 
 def render(setting: Setting, long_dots: Setting, table: list[dict], extra: list) -> str:
@@ -162,18 +173,33 @@ def _sizes(setting: Setting) -> str:
 
 
 def reproduce(setting: Setting = Setting(), long_dots: Setting | None = None, out="docs/reproduction.md",
-              recipes=None, with_ablations: bool = True, quiet: bool = True) -> list[dict]:
+              recipes=None, with_ablations: bool = True, quiet: bool = True, scheduler=None,
+              workers: int = 2) -> list[dict]:
     """Run every recipe (or ``recipes``) and, unless ``with_ablations`` is False, the ablations; write
-    ``out``; return the table rows. Unless ``quiet``, a progress bar per training run and one over the
-    recipes go to stderr."""
+    ``out``; return the table rows. Unless ``quiet``, progress bars go to stderr. ``scheduler``: None (this
+    process), "local" (a Dask LocalCluster of ``workers`` processes) or a Dask scheduler address, where
+    every run is one task; each run is bit-exact, so the table is the same."""
     long_dots = long_dots or Setting(data="mnist-5k", hidden=(32,), epochs=2, n_train=2000, n_test=500)
     names = recipes or [r for r in nn.RECIPES if not r.startswith("wang_fp8_") and not _is_sweep(r)]
-    bar, table = Progress("reproduce: recipes", len(names), quiet), []
-    for r in names:
-        table.append(_run(setting.config(r), quiet))
-        bar.update(note=f"{r}: {100 * table[-1]['accuracy']:.1f} %")
-    extra = ablations(setting, long_dots, quiet) if with_ablations else []
+    groups = [("", [(setting.config(r), None) for r in names])]
+    if with_ablations:
+        groups += ablation_jobs(setting, long_dots)
+    jobs = [job for _, group in groups for job in group]
+    bar = Progress("reproduce: runs", len(jobs), quiet)
+    if scheduler is None:
+        rows = []
+        for config, prepare in jobs:
+            rows.append(_run(config, quiet, prepare))
+            bar.update(note=f"{config.recipe}: {100 * rows[-1]['accuracy']:.1f} %")
+    else:
+        from bitsim.cluster import run_tasks
+        keys = [f"bitsim-reproduce-{i}-{config.recipe}" for i, (config, _) in enumerate(jobs)]
+        rows = run_tasks(_run, [(config, True, prepare) for config, prepare in jobs], keys, scheduler, workers,
+                         on_done=lambda row: bar.update(note=f"{row['recipe']}: {100 * row['accuracy']:.1f} %"))
+    table, extra, first = rows[:len(names)], [], len(names)
+    for title, group in groups[1:]:
+        extra.append((title, rows[first:first + len(group)]))
+        first += len(group)
     with open(out, "w") as fh:
         fh.write(render(setting, long_dots, table, extra))
     return table
-

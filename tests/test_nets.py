@@ -98,6 +98,19 @@ def test_reproduce_writes_the_table_and_the_ablations(tmp_path):
     assert "## Ablations" not in text and "the first 32 training and the first 16 test images" in text
 
 
+def test_reproduce_on_a_local_dask_cluster_gives_the_same_table(tmp_path):
+    """Every run (the table's and the ablations', whose recipes the workers register themselves) as one
+    task on a 2-worker LocalCluster: the same rows and the same document as in this process."""
+    from nets.reproduce import Setting, reproduce
+    tiny = Setting(n_train=32, n_test=16, epochs=1, hidden=(4,), batch_size=16)
+    here, there = tmp_path / "here.md", tmp_path / "there.md"
+    want = reproduce(tiny, long_dots=tiny, out=here, recipes=["fp32", "int8"])
+    got = reproduce(tiny, long_dots=tiny, out=there, recipes=["fp32", "int8"], scheduler="local")
+    strip = [{k: v for k, v in row.items() if k != "seconds"} for row in want]
+    assert [{k: v for k, v in row.items() if k != "seconds"} for row in got] == strip
+    assert here.read_text() == there.read_text()
+
+
 def test_recipes_that_prescribe_training_settings_run_as_prescribed():
     """WAGE: no biases, SSE loss, no momentum, lr from k_G (Recipe.training); bitsim train applies them."""
     from nets.train import recipe_defaults
