@@ -27,6 +27,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_blocks.py --append docs/performance.md
 	$(BIN)/python benchmarks/bench_dot.py --append docs/performance.md
 	$(BIN)/python benchmarks/bench_nets.py --append docs/performance.md
+	$(BIN)/python benchmarks/bench_verify.py --append docs/performance.md
 
 # fp16 add and mul over all 2**32 operand pairs against NumPy's binary64-then-cast (bitsim.verify);
 # SCHEDULER=local shards them on a 2-worker Dask LocalCluster, or give a scheduler address.
