@@ -1,8 +1,9 @@
 """Running independent tasks on Dask (``dask.distributed``, an optional extra: ``pip install 'bitsim[dask]'``).
 
 ``run_tasks(fn, tasks, keys, scheduler)`` submits ``fn(*task)`` for every task, each under its own key,
-to a ``LocalCluster`` of single-threaded worker processes (``scheduler="local"``) or to the scheduler at
-an address, and returns the results in task order. A task whose worker is lost is recomputed elsewhere
+to a ``LocalCluster`` of single-threaded worker processes (``scheduler="local"``; one Dask thread and one
+Numba thread each, so that workers = cores) or to the scheduler at an address, and returns the results
+in task order. A task whose worker is lost is recomputed elsewhere
 (up to ``retries`` times); each key's result is taken once, so nothing is lost or counted twice. Used by
 ``bitsim verify`` (shards of an exhaustive check) and ``bitsim reproduce`` (training runs).
 """
@@ -21,8 +22,8 @@ def run_tasks(fn, tasks: list, keys: list[str], scheduler: str, workers: int = 2
         raise ValueError("run_tasks: keys must be unique")
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive int; got {workers!r}")
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) \
-        if scheduler == "local" else None
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                           env={"NUMBA_NUM_THREADS": "1"}) if scheduler == "local" else None
     client = Client(cluster if cluster is not None else scheduler)
     try:
         futures = [client.submit(fn, *task, key=key, retries=retries, pure=False) for task, key in zip(tasks, keys)]
