@@ -20,6 +20,7 @@ from bitsim.kernels import block_dot_fast as F
 from bitsim.nn import RECIPES
 
 UNITS = {"bm8_kulisch": bitsim.unit("bm8_kulisch"), "mxfp8_fp32": bitsim.unit("mxfp8_fp32"),
+         "mxfp8.backward": RECIPES["mxfp8"].layers.units.backward_data,
          "bm8.backward": RECIPES["bm8"].layers.units.backward_data,
          "bm6.backward": RECIPES["bm6"].layers.units.backward_data}
 
@@ -96,6 +97,30 @@ def test_block_sums_that_round_at_ties(name):
         assert ((m == np.floor(m)) & (m % 2 == 1)).sum() > 100
 
 
+def test_wide_block_sums_beyond_2_53_round_to_odd_first():
+    """MX e5m2 x e4m3 (the mxfp8 recipe's backward GEMMs): blocks of the largest elements sum beyond
+    2**53, summed in int64 and rounded to odd before the FP32 conversion; specials fall back."""
+    unit = UNITS["mxfp8.backward"]
+    L = unit.block_length
+    rng = np.random.default_rng(11)
+    A, B = operands(unit, 9, 3 * L, 300, rng, -4, 4)
+    top_a = bitsim.encode(np.array([57344.0, -57344.0, 49152.0]), unit.a.element)
+    top_b = bitsim.encode(np.array([448.0, 416.0, -448.0]), unit.b.element)
+    A.codes[:4] = rng.choice(top_a, size=(4, 3 * L))
+    B.codes[:, :100] = rng.choice(top_b, size=(3 * L, 100))
+    A.codes[4, :L] = top_a[0]
+    B.codes[:L, 100] = top_b[0]                                          # one block sum of 32 * 2**49.6
+    plan = F.float_outer_plan(unit)
+    a, b = plan.ia[A.codes].astype(object), plan.ib[B.codes].astype(object)
+    assert max(abs(sum(a[i, k] * b[k, j] for k in range(L))) for i in range(5) for j in range(0, 101, 25)) \
+        >= 2 ** 53
+    assert_float_path(unit, A, B, bitsim.encode(rng.standard_normal((9, 300)), "fp32"))
+    assert_float_path(unit, A, B)
+    A.codes[5, 3] = bitsim.encode(np.array([np.inf]), unit.a.element)[0]        # e5m2 keeps its inf code
+    assert np.isinf(bitsim.decode(A.codes[5, 3:4], unit.a.element)).all()
+    assert_float_path(unit, A, B, expect_fast=False)
+
+
 def test_cancellation_to_zero_and_signed_zero_addend():
     """Block 1 cancels block 0 exactly, block 2 is zero: the sum is +0 from -0 + (+0) ... in RNE."""
     unit = UNITS["bm8_kulisch"]
@@ -131,8 +156,8 @@ def test_which_units_get_a_float_plan():
         units = RECIPES[name].layers.units
         assert all(F.float_outer_plan(u) is not None for u in (units.forward, units.backward_data))
     mx = UNITS["mxfp8_fp32"]
-    assert F.float_outer_plan(mx) is not None
-    assert F.float_outer_plan(RECIPES["mxfp8"].layers.units.backward_data) is None      # e5m2 sums span > 2**53
+    assert F.float_outer_plan(mx) is not None and not F.float_outer_plan(mx).wide
+    assert F.float_outer_plan(RECIPES["mxfp8"].layers.units.backward_data).wide       # e5m2 sums span > 2**53
     for change in (dict(block_add="fused"), dict(out_rounding="rtz"), dict(convert_rounding="rup"),
                    dict(outer=FloatAcc(bitsim.format("fp16"))), dict(out="bf16"), dict(c="fp16")):
         fields = dict(a=mx.a, b=mx.b, inner=mx.inner, outer=mx.outer, out=mx.out)

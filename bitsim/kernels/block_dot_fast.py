@@ -16,9 +16,9 @@ Outputs whose rows hold an inf or NaN element code run the generic kernel (``blo
 
 Units whose outer steps are IEEE binary32 RNE conversions and additions take ``float_block_matmul``
 instead (``float_outer_plan`` states the conditions and the bound): the same exact block sums, computed
-by a Numba kernel vectorised along the longer output axis (no BLAS threads), then each block value, an
-exact float64, converted and added in native float32 arithmetic; a non-finite output sends the whole
-call to the kernels above. ``tests/test_block_dot_float.py`` holds it to the generic kernel.
+by a Numba kernel vectorised along the longer output axis (no BLAS threads; in int64 where they may
+reach 2**53, then rounded to odd at 53 bits), then each block value, an exact float64, converted and
+added in native float32 arithmetic; a non-finite output sends the whole call to the kernels above. ``tests/test_block_dot_float.py`` holds it to the generic kernel.
 """
 
 from __future__ import annotations
@@ -42,13 +42,14 @@ block_outer_step = _C.block_outer_step
 block_dot_start = _C.block_dot_start
 block_dot_output = _C.block_dot_output
 convert_one = _C.convert_one
+bit_length = _C.bit_length
 
 
 @functools.lru_cache(maxsize=32)
-def block_register_plan(fa, fb, L: int, frac: int, width: int, overflow: int):
+def block_register_plan(fa, fb, L: int, frac: int, width: int, overflow: int, sum_bits: int = EXACT_FLOAT_BITS):
     """(shift, ta, sa, tb, sb) when every block's register is its exact integer sum (module doc), else
     None: element formats of at most 16 bits, products on the register's grid (shift >= 0), block sums
-    below 2**53 and, unless the register wraps, below its range."""
+    below 2**sum_bits (2**53: exact in float64 BLAS) and, unless the register wraps, below its range."""
     if fa.bits > 16 or fb.bits > 16 or width > 126:
         return None
     shift = frac + quantum_exponent(fa) + quantum_exponent(fb)      # product units -> register units
@@ -57,7 +58,7 @@ def block_register_plan(fa, fb, L: int, frac: int, width: int, overflow: int):
         return None
     (ta, sa), (tb, sb) = va, vb
     max_sum = int(np.abs(ta).max()) * int(np.abs(tb).max()) * L
-    if max_sum >= 2 ** EXACT_FLOAT_BITS:
+    if max_sum >= 2 ** sum_bits:
         return None
     if overflow != REG_OVF_WRAP and max_sum << shift >= 2 ** (width - 1):
         return None
@@ -116,12 +117,19 @@ PARALLEL_MIN_MACS = 1 << 24   # smaller GEMMs run serially (bitsim.kernels.paral
 @dataclass(frozen=True)
 class FloatOuterPlan:
     """Tables of ``float_outer_plan``: per element code its integer value in units of its quantum (float64;
-    NaN for inf/NaN codes), per scale code 2**X (NaN for the NaN code), a's scales times 2**(qa + qb)."""
+    NaN for inf/NaN codes), per scale code 2**X (NaN for the NaN code), a's scales times 2**(qa + qb).
+    ``wide``: block sums may reach 2**53, so they are summed in int64 (``ia``, ``ib``: the integer values,
+    ``sa``, ``sb``: which codes are inf or NaN) and rounded to odd at 53 bits before the scaling."""
 
     va: np.ndarray
     vb: np.ndarray
     pa: np.ndarray
     pb: np.ndarray
+    wide: bool = False
+    ia: np.ndarray | None = None
+    ib: np.ndarray | None = None
+    sa: np.ndarray | None = None
+    sb: np.ndarray | None = None
 
 
 def _ieee_fp32(fmt) -> bool:
@@ -149,13 +157,15 @@ def float_outer_plan(unit):
     """A ``FloatOuterPlan`` when every output of ``unit`` whose result is finite can be computed with
     native IEEE arithmetic, else None.
 
-    Conditions: ``block_register_plan`` holds with every block sum of |products| below 2**53 and, even
+    Conditions: ``block_register_plan`` holds with every block sum of |products| below 2**62 and, even
     for a wrapping register, below 2**(width-1) (the register is then the exact sum S, in units of
     2**(qa + qb)); "convert_add" with RNE conversion, outer sum and output; outer, out and c formats
     IEEE binary32; |X| <= 300 for every finite scale and |qa + qb| <= 300. Then the block value
     S * 2**(qa + qb + Xa + Xb) is an exact float64 product (1 <= |S| < 2**53, the power of two within
     2**+-900: no overflow, no subnormal), its RNE conversion to float32 is the unit's conversion and the
-    float32 additions are the outer sum's RNE additions (IEEE 754, zero signs included). A NaN scale,
+    float32 additions are the outer sum's RNE additions (IEEE 754, zero signs included). Sums that may
+    reach 2**53 (``wide``: MX e5m2 x e4m3) are exact int64 sums, rounded to odd at 53 bits first: RNE to
+    float32 of that is RNE of S (53 >= 24 + 2; Boldo and Melquiond). A NaN scale,
     an inf/NaN element (NaN in the tables) or an inf anywhere in the chain leaves a non-finite output:
     the caller runs the generic kernel then (``float_block_matmul`` returns None).
     """
@@ -165,22 +175,23 @@ def float_outer_plan(unit):
         return None
     frac, width = unit.register()
     fa, fb, L = unit.a.element, unit.b.element, unit.block_length
-    reg = block_register_plan(fa, fb, L, frac, width, REG_OVF_WRAP)
+    reg = block_register_plan(fa, fb, L, frac, width, REG_OVF_WRAP, sum_bits=62)
     if reg is None:
         return None
-    shift, ta, _, tb, _ = reg
+    shift, ta, sa, tb, sb = reg
     if (int(np.abs(ta).max()) * int(np.abs(tb).max()) * L) << shift >= 2 ** (width - 1):
         return None
     q = quantum_exponent(fa) + quantum_exponent(fb)
     pa, pb = _pow2_table(unit.a.scale, q), _pow2_table(unit.b.scale, 0)
     if pa is None or pb is None or abs(q) > SCALE_EXP_BOUND:
         return None
-    return FloatOuterPlan(_value_table(fa), _value_table(fb), pa, pb)
+    wide = int(np.abs(ta).max()) * int(np.abs(tb).max()) * L >= 2 ** EXACT_FLOAT_BITS
+    return FloatOuterPlan(_value_table(fa), _value_table(fb), pa, pb, wide, *((ta, tb, sa, sb) if wide else ()))
 
 
 def _block_sums_lanes(UC, VC, tu, tv, L, S):  # pragma: no cover - compiled
-    """S[kb, q, p] = sum over k of block kb of tu[UC[k, p]] * tv[VC[k, q]], in float64: exact, in any
-    order, for integer values whose block sums of |products| stay below 2**53."""
+    """S[kb, q, p] = sum over k of block kb of tu[UC[k, p]] * tv[VC[k, q]], in S's dtype: float64 (exact, in
+    any order, for integer values whose block sums of |products| stay below 2**53) or int64."""
     K, P = UC.shape
     Q = VC.shape[1]
     n_chunks = (P + LANES - 1) // LANES
@@ -190,13 +201,13 @@ def _block_sums_lanes(UC, VC, tu, tv, L, S):  # pragma: no cover - compiled
         n = min(P, p0 + LANES) - p0
         k0 = kb * L
         m = min(K, k0 + L) - k0
-        u = np.empty((m, LANES))
+        u = np.empty((m, LANES), S.dtype)
         for k in range(m):
             for p in range(n):
                 u[k, p] = tu[UC[k0 + k, p0 + p]]
-        acc = np.empty(LANES)
+        acc = np.empty(LANES, S.dtype)
         for q in range(Q):
-            acc[:] = 0.0
+            acc[:] = 0
             for k in range(m):
                 v = tv[VC[k0 + k, q]]
                 for p in range(n):
@@ -225,7 +236,24 @@ def _outer_fp32_lanes(S, pu, pv, c, out):  # pragma: no cover - compiled
             out[q, p0 + p] = s[p]
 
 
+def _odd_float64(S, out):  # pragma: no cover - compiled
+    """out = S (int64, |S| < 2**63) rounded to odd at 53 significant bits, as float64: exact below 2**53."""
+    for t in prange(S.shape[0]):
+        s = S[t]
+        m = uint64(-s) if s < 0 else uint64(s)
+        if m < uint64(1) << uint64(EXACT_FLOAT_BITS):
+            out[t] = np.float64(s)
+            continue
+        k = bit_length(m) - EXACT_FLOAT_BITS
+        hi = m >> uint64(k)
+        if m & ((uint64(1) << uint64(k)) - uint64(1)):
+            hi |= uint64(1)
+        v = np.float64(hi) * 2.0 ** k
+        out[t] = -v if s < 0 else v
+
+
 block_sums_lanes = serial_and_parallel(_block_sums_lanes)
+odd_float64 = serial_and_parallel(_odd_float64)
 outer_fp32_lanes = serial_and_parallel(_outer_fp32_lanes)
 
 
@@ -247,8 +275,17 @@ def float_block_matmul(A, SA, B, SB, C, plan: FloatOuterPlan, L: int):
     c = np.zeros((1, 1), np.float32) if C is None else C
     c = np.broadcast_to(c.T if rows else c, (Q, P))
     pick = int(M * N * K >= PARALLEL_MIN_MACS)
-    S = np.empty((nb, Q, P))
-    block_sums_lanes[pick](UC, VC, tu, tv, L, S)
+    if plan.wide:
+        if plan.sa[A].any() or plan.sb[B].any():                              # inf / NaN elements
+            return None
+        tu, tv = (plan.ia, plan.ib) if rows else (plan.ib, plan.ia)
+        wide = np.empty((nb, Q, P), np.int64)
+        block_sums_lanes[pick](UC, VC, tu, tv, L, wide)
+        S = np.empty((nb, Q, P))
+        odd_float64[pick](wide.reshape(-1), S.reshape(-1))
+    else:
+        S = np.empty((nb, Q, P))
+        block_sums_lanes[pick](UC, VC, tu, tv, L, S)
     out = np.empty((Q, P), np.float32)
     outer_fp32_lanes[pick](S, pu, pv, c, out)
     if not np.isfinite(out).all():
