@@ -1,8 +1,8 @@
 """Running independent tasks on Dask (``dask.distributed``, an optional extra: ``pip install 'bitsim[dask]'``).
 
 ``run_tasks(fn, tasks, keys, scheduler)`` submits ``fn(*task)`` for every task, each under its own key,
-to a ``LocalCluster`` of single-threaded worker processes (``scheduler="local"``; one Dask thread and one
-Numba thread each, so that workers = cores) or to the scheduler at an address, and returns the results
+to a ``LocalCluster`` of single-threaded worker processes (``scheduler="local"``; one Dask thread each,
+and each task runs with one Numba thread, ``numba.set_num_threads(1)``, so that workers = cores) or to the scheduler at an address, and returns the results
 in task order. A task whose worker is lost is recomputed elsewhere
 (up to ``retries`` times); each key's result is taken once, so nothing is lost or counted twice. Used by
 ``bitsim verify`` (shards of an exhaustive check) and ``bitsim reproduce`` (training runs).
@@ -22,11 +22,14 @@ def run_tasks(fn, tasks: list, keys: list[str], scheduler: str, workers: int = 2
         raise ValueError("run_tasks: keys must be unique")
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive int; got {workers!r}")
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                           env={"NUMBA_NUM_THREADS": "1"}) if scheduler == "local" else None
+    local = scheduler == "local"
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) \
+        if local else None
     client = Client(cluster if cluster is not None else scheduler)
     try:
-        futures = [client.submit(fn, *task, key=key, retries=retries, pure=False) for task, key in zip(tasks, keys)]
+        futures = [client.submit(_one_numba_thread, fn, *task, key=key, retries=retries, pure=False) if local
+                   else client.submit(fn, *task, key=key, retries=retries, pure=False)
+                   for task, key in zip(tasks, keys)]
         for future in as_completed(futures):
             if on_done is not None:
                 on_done(future.result())
@@ -35,3 +38,11 @@ def run_tasks(fn, tasks: list, keys: list[str], scheduler: str, workers: int = 2
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _one_numba_thread(fn, *args):
+    """fn(*args) with Numba's parallel kernels on one thread (a local worker owns one core). The thread
+    count is set at run time: Numba refuses a changed NUMBA_NUM_THREADS once its pool is running."""
+    import numba
+    numba.set_num_threads(1)
+    return fn(*args)

@@ -326,6 +326,16 @@ def test_committed_suites_regenerate_byte_for_byte(regenerated):
     assert changed == [], f"golden/ differs from `make golden` in {changed[:10]}"
 
 
+def test_suites_generated_on_a_local_dask_cluster_are_the_committed_files(tmp_path):
+    """Each suite one Dask task on a 2-worker LocalCluster, written here: the committed bytes."""
+    names = ["mxfp8", "wang"]
+    write_all(tmp_path, names=names, scheduler="local")
+    for name in names:
+        assert _tree(tmp_path / name) == _tree(GOLDEN / name)
+        for rel in _tree(GOLDEN / name):
+            assert (tmp_path / name / rel).read_bytes() == (GOLDEN / name / rel).read_bytes(), rel
+
+
 def test_committed_suites_verify_and_check():
     assert verify_root(GOLDEN) == []
     size = sum((GOLDEN / rel).stat().st_size for rel in _tree(GOLDEN))

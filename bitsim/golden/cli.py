@@ -34,7 +34,7 @@ def cmd_gen(args, usage_error) -> int:
         if args.suite or args.format:
             raise usage_error("--all takes no --suite or --format")
         bar = Progress("golden gen", len(SUITES), args.quiet)
-        write_all(out, progress=lambda name: bar.update(note=name))
+        write_all(out, progress=lambda name: bar.update(note=name), scheduler=args.scheduler, workers=args.workers)
         print(f"wrote {len(SUITES)} suites and {out / ROOT_MANIFEST}")
         return 0
     if args.suite or args.trace:
@@ -117,6 +117,9 @@ def add_parser(sub, usage_error) -> None:
     gen.add_argument("--writer", action="append", choices=list(WRITERS),
                      help="testfloat, memh or npz (repeatable; default all, committed suites their own)")
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
+    gen.add_argument("--scheduler", help="with --all: 'local' (a Dask LocalCluster) or a Dask scheduler address, "
+                                         "one task per suite")
+    gen.add_argument("--workers", type=int, default=2, help="workers of a local cluster (default 2)")
     gen.set_defaults(run=lambda a: cmd_gen(a, usage_error))
     chk = gsub.add_parser("check", help="recompute every case of a suite (or of golden/) and report mismatches")
     chk.add_argument("path")

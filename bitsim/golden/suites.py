@@ -148,14 +148,26 @@ def generate(name: str):
     return SUITES[name]()
 
 
-def write_all(root, names=None, progress=None) -> None:
+def write_all(root, names=None, progress=None, scheduler=None, workers: int = 2) -> None:
     """Write the committed suites (default all) under ``root``, one directory each, and the MANIFEST;
-    ``progress(name)`` is called after each suite."""
+    ``progress(name)`` is called after each suite. ``scheduler`` ("local" or a Dask scheduler address):
+    each suite's cases are generated as one Dask task (``bitsim.cluster.run_tasks``) and written here,
+    byte for byte the same files."""
     root = Path(root)
-    for name in names or SUITES:
-        write_suite(root / name, name, generate(name), OP_WRITERS)
-        if progress is not None:
-            progress(name)
+    names = list(names or SUITES)
+    if scheduler is None:
+        for name in names:
+            write_suite(root / name, name, generate(name), OP_WRITERS)
+            if progress is not None:
+                progress(name)
+    else:
+        from bitsim.cluster import run_tasks
+        generated = run_tasks(generate, [(n,) for n in names], [f"bitsim-golden-{n}" for n in names], scheduler,
+                              workers)
+        for name, sets in zip(names, generated):
+            write_suite(root / name, name, sets, OP_WRITERS)
+            if progress is not None:
+                progress(name)
     write_root_manifest(root)
 
 

@@ -107,7 +107,8 @@ def operand_values(codes: np.ndarray, fmt) -> tuple[np.ndarray, np.ndarray]:
     from bitsim.nn.tensor import ieee_dtype
     dt = ieee_dtype(fmt, codes)
     if dt is not None:
-        values = codes.view(dt).astype(np.float64)
+        with np.errstate(invalid="ignore"):                 # a signalling NaN's cast raises "invalid"
+            values = codes.view(dt).astype(np.float64)
     elif fmt.bits <= 16:
         values = _value_table(fmt)[codes]
     else:
