@@ -1,6 +1,7 @@
 """Running independent tasks on Dask (``dask.distributed``, an optional extra: ``pip install 'bitsim[dask]'``).
 
-``run_tasks(fn, tasks, keys, scheduler)`` submits ``fn(*task)`` for every task, each under its own key,
+``run_tasks(fn, tasks, keys, scheduler)`` runs ``fn(*task)`` for every task: in this process, in order,
+when ``scheduler`` is None; otherwise as Dask futures, each under its own key,
 to a ``LocalCluster`` of single-threaded worker processes (``scheduler="local"``; one Dask thread each,
 and each task runs with one Numba thread, ``numba.set_num_threads(1)``, so that workers = cores) or to the scheduler at an address, and returns the results
 in task order. A task whose worker is lost is recomputed elsewhere
@@ -11,9 +12,17 @@ in task order. A task whose worker is lost is recomputed elsewhere
 from __future__ import annotations
 
 
-def run_tasks(fn, tasks: list, keys: list[str], scheduler: str, workers: int = 2, retries: int = 3,
+def run_tasks(fn, tasks: list, keys: list[str], scheduler=None, workers: int = 2, retries: int = 3,
               on_done=None) -> list:
-    """[fn(*task) for task in tasks], computed on Dask; ``on_done(result)`` after each completes."""
+    """[fn(*task) for task in tasks]: in this process, in order (``scheduler`` None), or on Dask;
+    ``on_done(result)`` after each completes."""
+    if scheduler is None:
+        results = []
+        for task in tasks:
+            results.append(fn(*task))
+            if on_done is not None:
+                on_done(results[-1])
+        return results
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError:
@@ -26,10 +35,9 @@ def run_tasks(fn, tasks: list, keys: list[str], scheduler: str, workers: int = 2
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) \
         if local else None
     client = Client(cluster if cluster is not None else scheduler)
+    call = (_one_numba_thread, fn) if local else (fn,)
     try:
-        futures = [client.submit(_one_numba_thread, fn, *task, key=key, retries=retries, pure=False) if local
-                   else client.submit(fn, *task, key=key, retries=retries, pure=False)
-                   for task, key in zip(tasks, keys)]
+        futures = [client.submit(*call, *task, key=key, retries=retries, pure=False) for task, key in zip(tasks, keys)]
         for future in as_completed(futures):
             if on_done is not None:
                 on_done(future.result())

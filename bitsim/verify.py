@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bitsim.cluster import run_tasks
 from bitsim.formats import FloatFormat, format as as_format
 from bitsim.progress import Progress
 
@@ -135,17 +136,10 @@ def verify_pairs(op: str, fmt="fp16", rounding: str = "rne", *, rows: int = 256,
             raise ValueError(f"verify: shards must be a positive int or None; got {shards!r}")
         starts = starts[:shards]
     bar = Progress(f"verify {op} {f}", len(starts), quiet)
-    if scheduler is None:
-        results = []
-        for s in starts:
-            results.append(shard(op, f, rounding, s, rows))
-            bar.update()
-    else:
-        from bitsim.cluster import run_tasks
-        results = run_tasks(shard, [(op, f, rounding, s, rows) for s in starts],
-                            [f"bitsim-verify-{op}-{f}-{rounding}-{rows}-{s}" for s in starts], scheduler, workers,
-                            retries, on_done=lambda r: bar.update())
-    return _report(op, f, rounding, sorted(results, key=lambda r: r.start))
+    results = run_tasks(shard, [(op, f, rounding, s, rows) for s in starts],
+                        [f"bitsim-verify-{op}-{f}-{rounding}-{rows}-{s}" for s in starts], scheduler, workers,
+                        retries, on_done=lambda r: bar.update())
+    return _report(op, f, rounding, results)
 
 
 def _report(op, f, rounding, results: list[ShardResult]) -> VerifyReport:

@@ -22,6 +22,7 @@ from functools import partial
 from dataclasses import dataclass
 
 import bitsim.nn as nn
+from bitsim.cluster import run_tasks
 from bitsim.progress import Progress
 from bitsim.accum import DotUnit, FloatAcc
 from bitsim.nn.recipes import register
@@ -186,16 +187,10 @@ def reproduce(setting: Setting = Setting(), long_dots: Setting | None = None, ou
         groups += ablation_jobs(setting, long_dots)
     jobs = [job for _, group in groups for job in group]
     bar = Progress("reproduce: runs", len(jobs), quiet)
-    if scheduler is None:
-        rows = []
-        for config, prepare in jobs:
-            rows.append(_run(config, quiet, prepare))
-            bar.update(note=f"{config.recipe}: {100 * rows[-1]['accuracy']:.1f} %")
-    else:
-        from bitsim.cluster import run_tasks
-        keys = [f"bitsim-reproduce-{i}-{config.recipe}" for i, (config, _) in enumerate(jobs)]
-        rows = run_tasks(_run, [(config, True, prepare) for config, prepare in jobs], keys, scheduler, workers,
-                         on_done=lambda row: bar.update(note=f"{row['recipe']}: {100 * row['accuracy']:.1f} %"))
+    run_quiet = quiet or scheduler is not None                # a Dask worker's bars would go nowhere
+    keys = [f"bitsim-reproduce-{i}-{config.recipe}" for i, (config, _) in enumerate(jobs)]
+    rows = run_tasks(_run, [(config, run_quiet, prepare) for config, prepare in jobs], keys, scheduler, workers,
+                     on_done=lambda row: bar.update(note=f"{row['recipe']}: {100 * row['accuracy']:.1f} %"))
     table, extra, first = rows[:len(names)], [], len(names)
     for title, group in groups[1:]:
         extra.append((title, rows[first:first + len(group)]))

@@ -153,22 +153,23 @@ def write_all(root, names=None, progress=None, scheduler=None, workers: int = 2)
     ``progress(name)`` is called after each suite. ``scheduler`` ("local" or a Dask scheduler address):
     each suite's cases are generated as one Dask task (``bitsim.cluster.run_tasks``) and written here,
     byte for byte the same files."""
+    from bitsim.cluster import run_tasks
     root = Path(root)
     names = list(names or SUITES)
-    if scheduler is None:
-        for name in names:
-            write_suite(root / name, name, generate(name), OP_WRITERS)
-            if progress is not None:
-                progress(name)
-    else:
-        from bitsim.cluster import run_tasks
-        generated = run_tasks(generate, [(n,) for n in names], [f"bitsim-golden-{n}" for n in names], scheduler,
-                              workers)
-        for name, sets in zip(names, generated):
-            write_suite(root / name, name, sets, OP_WRITERS)
-            if progress is not None:
-                progress(name)
+
+    def write(named):
+        name, sets = named
+        write_suite(root / name, name, sets, OP_WRITERS)
+        if progress is not None:
+            progress(name)
+    run_tasks(_generate_named, [(n,) for n in names], [f"bitsim-golden-{n}" for n in names], scheduler, workers,
+              on_done=write)
     write_root_manifest(root)
+
+
+def _generate_named(name: str):
+    """(name, case sets) of a committed suite: one task of ``write_all``."""
+    return name, generate(name)
 
 
 def _files(root: Path) -> list[str]:

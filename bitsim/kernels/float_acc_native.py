@@ -103,27 +103,17 @@ def _plan(fa, fb, chunk, inner, outer):
 
 
 def operand_values(codes: np.ndarray, fmt) -> tuple[np.ndarray, np.ndarray]:
-    """(float64 values, whether any is inf or NaN per row) of a 2-D array of ``fmt`` codes."""
+    """(float64 values, whether any is inf or NaN per row) of a 2-D array of ``fmt`` codes: IEEE codes
+    read as floats, others through ``decode`` (a per-code table for formats of at most 16 bits)."""
     from bitsim.nn.tensor import ieee_dtype
+    from bitsim.quantize import decode
     dt = ieee_dtype(fmt, codes)
-    if dt is not None:
+    if dt is None:
+        values = decode(codes, fmt)
+    else:
         with np.errstate(invalid="ignore"):                 # a signalling NaN's cast raises "invalid"
             values = codes.view(dt).astype(np.float64)
-    elif fmt.bits <= 16:
-        values = _value_table(fmt)[codes]
-    else:
-        from bitsim.quantize import decode
-        values = decode(codes, fmt)
     return values, ~np.isfinite(values).all(axis=1)
-
-
-@functools.lru_cache(maxsize=32)
-def _value_table(fmt) -> np.ndarray:
-    """The float64 value of every code of a format of at most 16 bits."""
-    from bitsim.quantize import decode
-    table = decode(np.arange(1 << fmt.bits, dtype=fmt.code_dtype), fmt)
-    table.setflags(write=False)
-    return table
 
 
 @numba.njit(nogil=True, inline="always")
