@@ -132,6 +132,27 @@ def cmd_verify(args) -> int:
     return 0 if report.ok else 1
 
 
+def _lengths(text: str) -> list[int]:
+    try:
+        lengths = [int(t) for t in text.split(",")]
+    except ValueError:
+        raise UsageError(f"--lengths: comma-separated integers are needed; got {text!r}") from None
+    if not lengths or min(lengths) < 1:
+        raise UsageError(f"--lengths: every length must be >= 1; got {text!r}")
+    return lengths
+
+
+def cmd_dot_error(args) -> int:
+    from bitsim.plots import dot_error, plot_dot_error
+    lengths = _lengths(args.lengths)
+    table = dot_error(args.units, lengths, rows=args.rows, seed=args.seed, signed=args.signed)
+    rows = [("K", *table)] + [(f"{n:,}", *(f"{table[u][i]:.3e}" for u in table)) for i, n in enumerate(lengths)]
+    _print_columns(rows)
+    if args.plot:
+        print(f"wrote {plot_dot_error(table, args.plot, lengths)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="bitsim", description="Bit-accurate low-precision number formats.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -160,6 +181,17 @@ def build_parser() -> argparse.ArgumentParser:
     ver.add_argument("--workers", type=int, default=2, help="workers of a local cluster (default 2)")
     ver.add_argument("--quiet", action="store_true", help="no progress bar")
     ver.set_defaults(run=cmd_verify)
+    err = sub.add_parser("dot-error", help="error of dot products against their length, per unit (the exact dot "
+                                           "of the same code words as reference)")
+    err.add_argument("units", nargs="+", help="unit presets, e.g. wang_fp8 fp32_seq nvidia_h100_e4m3_fp32")
+    err.add_argument("--lengths", default=",".join(str(2 ** k) for k in range(4, 17)),
+                     help="comma-separated dot lengths (default 16,32,...,65536)")
+    err.add_argument("--rows", type=int, default=8, help="random rows per length (default 8)")
+    err.add_argument("--seed", type=int, default=0)
+    err.add_argument("--signed", action="store_true", help="signed N(0,1) operands (default: their absolute "
+                                                          "values, all products positive)")
+    err.add_argument("--plot", metavar="PNG", help="also draw the table (needs matplotlib)")
+    err.set_defaults(run=cmd_dot_error)
     golden_cli.add_parser(sub, UsageError)
     train_cli.add_parser(sub)
     return parser

@@ -1,31 +1,34 @@
-"""Relative error of a dot product against its length, per accumulator (Wang et al. 2018's experiment).
+"""Error of a dot product against its length, per accumulator (Wang et al. 2018's experiment, and the same
+measurement for tensor-core presets).
 
-    python docs/experiments/accumulation_length.py      # writes docs/accumulation_length.{md,svg}
+    python docs/experiments/accumulation_length.py      # writes docs/accumulation_length.{md,png}, ..._tc.png
 
-Operands: fp8_wang (1,5,2) codes of |N(0,1)| values (all products positive, as in a sum of squares, the
-case where swamping shows), ROWS rows per length. Units: fp16_wang (1,6,9) sequential, fp16_wang with
-chunks of 64 (Wang et al.), Kulisch (exact) rounded once to fp16_wang, and fp32 sequential. The exact
-sum is a Kulisch dot rounded to fp64 (exact here: at most 50 significant bits). Error: mean over rows
-of |result - exact| / exact. Everything runs through ``bitsim.dot``: the same code words hardware with
-these accumulators produces.
+Both figures come from ``bitsim.plots.dot_error`` (``bitsim dot-error UNIT... --plot PNG`` from the shell):
+ROWS rows per length of |N(0,1)| operands (all products positive, as in a sum of squares, the case where
+swamping shows) rounded to each unit's operand format; error: mean over rows of |d - exact| / exact, with
+exact the fp64-rounded exact dot of the same code words. Every result is the code word the stated
+accumulator produces.
+
+Seed units (fp8_wang (1,5,2) operands): fp16_wang (1,6,9) sequential, fp16_wang with chunks of 64 (Wang et
+al.), Kulisch (exact) rounded once to fp16_wang, and fp32 sequential. Tensor-core presets: one instruction
+chain over all of K (``nvidia_h100_*``), and the cuBLAS path with promotion to fp32 (``*_cublas``).
 """
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
-
-import numpy as np
 
 import bitsim
 from bitsim.accum import ChunkedAcc, DotUnit, FloatAcc, KulischAcc
+from bitsim.plots import DOT_LENGTHS, dot_error, plot_dot_error
 
 ROWS = 8
-LENGTHS = [2 ** k for k in range(4, 17)]
 DOCS = Path(__file__).resolve().parents[1]
+TENSOR_CORE_UNITS = ["nvidia_v100_fp16_fp32", "nvidia_h100_fp16_fp32", "nvidia_h100_fp16_fp16",
+                     "nvidia_h100_bf16_fp32", "nvidia_h100_e4m3_fp32", "nvidia_h100_e4m3_fp32_cublas"]
 
 
-def units():
+def seed_units():
     w8, w16, fp32 = bitsim.format("fp8_wang"), bitsim.format("fp16_wang"), bitsim.format("fp32")
     return {
         "fp16_wang sequential": DotUnit(w8, w8, FloatAcc(w16), w16),
@@ -35,79 +38,44 @@ def units():
     }
 
 
-def run(seed: int = 0):
-    rng = np.random.default_rng(seed)
-    exact_unit = DotUnit("fp8_wang", "fp8_wang", KulischAcc(), "fp64")
-    table = {name: [] for name in units()}
-    for n in LENGTHS:
-        a = bitsim.encode(np.abs(rng.standard_normal((ROWS, n))), "fp8_wang")
-        b = bitsim.encode(np.abs(rng.standard_normal((ROWS, n))), "fp8_wang")
-        exact = bitsim.decode(bitsim.dot(a, b, exact_unit), "fp64")
-        for name, unit in units().items():
-            got = bitsim.decode(bitsim.dot(a, b, unit), unit.out)
-            table[name].append(float(np.mean(np.abs(got - exact) / exact)))
-    return table
-
-
 def markdown(table) -> str:
     head = "| length | " + " | ".join(table) + " |"
     lines = [head, "|" + "---:|" * (len(table) + 1)]
-    for i, n in enumerate(LENGTHS):
+    for i, n in enumerate(DOT_LENGTHS):
         lines.append(f"| {n:,} | " + " | ".join(f"{table[name][i]:.2e}" for name in table) + " |")
     return "\n".join(lines)
 
 
-def svg(table, width=640, height=360) -> str:
-    """A log-log line chart (no plotting library needed)."""
-    left, right, top, bottom = 60, 190, 20, 40
-    xs = [math.log2(n) for n in LENGTHS]
-    values = [v for series in table.values() for v in series if v > 0]
-    y_lo, y_hi = math.floor(math.log10(min(values))), math.ceil(math.log10(max(values)))
-
-    def px(x):
-        return left + (x - xs[0]) / (xs[-1] - xs[0]) * (width - left - right)
-
-    def py(v):
-        y = math.log10(max(v, 10.0 ** y_lo))
-        return top + (y_hi - y) / (y_hi - y_lo) * (height - top - bottom)
-
-    colours = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd"]
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" '
-           'font-size="11">', f'<rect width="{width}" height="{height}" fill="white"/>']
-    for k in range(int(xs[0]), int(xs[-1]) + 1, 2):
-        out.append(f'<text x="{px(k):.1f}" y="{height - bottom + 15}" text-anchor="middle">2^{k}</text>')
-    for e in range(y_lo, y_hi + 1):
-        out.append(f'<line x1="{left}" x2="{width - right}" y1="{py(10.0 ** e):.1f}" y2="{py(10.0 ** e):.1f}" '
-                   'stroke="#ddd"/>')
-        out.append(f'<text x="{left - 5}" y="{py(10.0 ** e) + 4:.1f}" text-anchor="end">1e{e}</text>')
-    out.append(f'<text x="{(left + width - right) / 2}" y="{height - 5}" text-anchor="middle">dot length</text>')
-    for (name, series), colour in zip(table.items(), colours):
-        pts = " ".join(f"{px(x):.1f},{py(v):.1f}" for x, v in zip(xs, series))
-        out.append(f'<polyline points="{pts}" fill="none" stroke="{colour}" stroke-width="2"/>')
-        i = list(table).index(name)
-        out.append(f'<line x1="{width - right + 10}" x2="{width - right + 30}" y1="{top + 15 + 18 * i}" '
-                   f'y2="{top + 15 + 18 * i}" stroke="{colour}" stroke-width="2"/>')
-        out.append(f'<text x="{width - right + 35}" y="{top + 19 + 18 * i}">{name}</text>')
-    out.append("</svg>")
-    return "\n".join(out)
-
-
 def main():
-    table = run()
-    (DOCS / "accumulation_length.svg").write_text(svg(table) + "\n")
-    text = ["# Dot-product error against length: FP16 (1,6,9) accumulation, chunking, Kulisch, FP32", "",
-            "Generated by `python docs/experiments/accumulation_length.py` (see its docstring for the set-up).", "",
-            "![relative error against dot length](accumulation_length.svg)", "", markdown(table), ""]
-    seq, chunk = table["fp16_wang sequential"], table["fp16_wang chunk 64"]
-    stall = next((n for n, v in zip(LENGTHS, seq) if v > 0.1), None)
+    seeds = dot_error(seed_units(), DOT_LENGTHS, rows=ROWS)
+    plot_dot_error(seeds, DOCS / "accumulation_length.png", title="fp8_wang operands: error against dot length")
+    cores = dot_error(TENSOR_CORE_UNITS, DOT_LENGTHS, rows=ROWS)
+    plot_dot_error(cores, DOCS / "accumulation_length_tc.png", title="tensor-core presets: error against dot length")
+    seq, chunk = seeds["fp16_wang sequential"], seeds["fp16_wang chunk 64"]
+    stall = next((n for n, v in zip(DOT_LENGTHS, seq) if v > 0.1), None)
     where = f"passes 10 % relative error at length {stall:,}" if stall else "stays below 10 % relative error"
-    text += [f"Sequential fp16_wang accumulation {where}; at 65,536 it is {seq[-1]:.0%}, while chunks of 64 keep "
-             f"it at {chunk[-1]:.1e} ({seq[-1] / chunk[-1]:.0f} times smaller; Kulisch: "
-             f"{table['Kulisch -> fp16_wang'][-1]:.1e}, the format's own rounding). Wang et al. 2018 report that "
-             "plain FP16 accumulation stalls near length 4096 and that chunking fixes it: bitsim reproduces both "
-             "effects with the (1,6,9) format, bit-exactly for the stated accumulators.", ""]
+    e4m3, cublas = cores["nvidia_h100_e4m3_fp32"], cores["nvidia_h100_e4m3_fp32_cublas"]
+    text = ["# Dot-product error against length", "",
+            "Generated by `python docs/experiments/accumulation_length.py` (see its docstring for the set-up; "
+            "`bitsim dot-error UNIT... --plot PNG` draws the same figure for any units).", "",
+            "## FP16 (1,6,9) accumulation, chunking, Kulisch, FP32 (Wang et al. 2018)", "",
+            "![relative error against dot length](accumulation_length.png)", "", markdown(seeds), "",
+            f"Sequential fp16_wang accumulation {where}; at 65,536 it is {seq[-1]:.0%}, while chunks of 64 keep "
+            f"it at {chunk[-1]:.1e} ({seq[-1] / chunk[-1]:.0f} times smaller; Kulisch: "
+            f"{seeds['Kulisch -> fp16_wang'][-1]:.1e}, the format's own rounding). Wang et al. 2018 report that "
+            "plain FP16 accumulation stalls near length 4096 and that chunking fixes it: bitsim reproduces both "
+            "effects with the (1,6,9) format, bit-exactly for the stated accumulators.", "",
+            "## Tensor-core presets", "",
+            "![tensor-core error against dot length](accumulation_length_tc.png)", "", markdown(cores), "",
+            f"One H100 FP8 instruction chain over all of K (`nvidia_h100_e4m3_fp32`: the fused unit's narrow "
+            f"window, truncated) reaches {e4m3[-1]:.0%} error at K = 65,536; promoting every chunk into fp32, as "
+            f"the `_cublas` preset's library level does, keeps it at {cublas[-1]:.1e}. The fp16 and bf16 presets "
+            "with fp32 output grow roughly linearly in K, the truncating (round-toward-zero) fused adds' bias. "
+            "The presets' parameters come from the published tensor-core models (docs/tensor_cores.md), none is "
+            "tuned to this data.", ""]
     (DOCS / "accumulation_length.md").write_text("\n".join(text))
-    print(markdown(table))
+    print(markdown(seeds))
+    print(markdown(cores))
 
 
 if __name__ == "__main__":
