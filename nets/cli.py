@@ -55,6 +55,7 @@ def add_parser(sub) -> None:
 
 def cmd_train(args) -> int:
     from bitsim.nn import RECIPES
+    from nets.curves import plot_run
     from nets.train import TrainConfig, recipe_defaults, train
     if args.recipe not in RECIPES:
         raise ValueError(f"unknown recipe {args.recipe!r}; known: {', '.join(sorted(RECIPES))}")
@@ -68,11 +69,12 @@ def cmd_train(args) -> int:
     result = train(config, data_path=args.data_path, checkpoint=out / "checkpoint.npz", resume=args.resume,
                    quiet=args.quiet)
     for row in result["history"]:
-        print(json.dumps(row, sort_keys=True))
+        print(json.dumps({k: v for k, v in row.items() if k != "loss_curve"}, sort_keys=True))
     (out / "metrics.json").write_text(json.dumps({"config": vars(config), **result}, indent=1, sort_keys=True)
                                       + "\n")
+    title = f"{config.net} / {config.recipe} / {config.data} (seed {config.seed})"
     print(f"weights sha256 {result['digest']}; wrote {out}/metrics.json, checkpoint.npz"
-          + (", curves.png" if plot_curves(result["history"], out / "curves.png", config) else ""))
+          + (", curves.png" if plot_run(result["history"], out / "curves.png", title) else ""))
     return 0
 
 
@@ -87,24 +89,3 @@ def cmd_reproduce(args) -> int:
         print(f"{row['recipe']:<20} {100 * row['accuracy']:5.1f} %  {row['digest'][:12]}  {row['seconds']:.0f} s")
     print(f"wrote {args.out}")
     return 0
-
-
-def plot_curves(history, path, config) -> bool:
-    """Training loss and test accuracy per epoch as a PNG; False (nothing written) without matplotlib."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return False
-    epochs = [h["epoch"] for h in history]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8, 3))
-    ax1.plot(epochs, [h["train_loss"] for h in history], marker="o")
-    ax1.set(xlabel="epoch", ylabel="training loss")
-    ax2.plot(epochs, [h["test_accuracy"] for h in history], marker="o")
-    ax2.set(xlabel="epoch", ylabel="test accuracy")
-    fig.suptitle(f"{config.net} / {config.recipe} / {config.data} (seed {config.seed})")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return True

@@ -20,6 +20,7 @@ import dataclasses
 import time
 from functools import partial
 from dataclasses import dataclass
+from pathlib import Path
 
 import bitsim.nn as nn
 from bitsim.cluster import run_tasks
@@ -27,6 +28,7 @@ from bitsim.progress import Progress
 from bitsim.accum import DotUnit, FloatAcc
 from bitsim.nn.recipes import register
 from bitsim.nn.wage_recipes import wage_recipe
+from nets.curves import plot_recipes
 from nets.train import TrainConfig, recipe_defaults, train
 
 # What each paper reports for its own setting (../shared/reference/seed_papers.md; "unverified" where
@@ -105,7 +107,8 @@ def _run(config: TrainConfig, quiet: bool = True, prepare=None) -> dict:
     result = train(config, quiet=quiet)
     last = result["history"][-1]
     return {"recipe": config.recipe, "data": config.data, "accuracy": last["test_accuracy"],
-            "loss": last["train_loss"], "digest": result["digest"], "seconds": time.perf_counter() - start}
+            "loss": last["train_loss"], "digest": result["digest"], "seconds": time.perf_counter() - start,
+            "loss_name": config.loss, "history": result["history"]}
 
 
 def ablation_jobs(setting: Setting, long_dots: Setting) -> list[tuple[str, list[tuple]]]:
@@ -131,7 +134,7 @@ def _wage_name(k_g: int) -> str:
     return wage_recipe("paper", k_g=k_g).name
 
 
-def render(setting: Setting, long_dots: Setting, table: list[dict], extra: list) -> str:
+def render(setting: Setting, long_dots: Setting, table: list[dict], extra: list, curves: str | None = None) -> str:
     base = next((r["accuracy"] for r in table if r["recipe"] == "fp32"), None)
     lines = ["# Reproduction: every recipe on one small real task", "",
              "Written by `bitsim reproduce` (nets/reproduce.py); regenerate rather than edit. Every run is "
@@ -147,6 +150,9 @@ def render(setting: Setting, long_dots: Setting, table: list[dict], extra: list)
         delta = "-" if base is None else f"{100 * (r['accuracy'] - base):+.1f} pt"
         lines.append(f"| `{r['recipe']}` | {100 * r['accuracy']:.1f} % | {delta} | {r['loss']:.4f} | "
                      f"`{r['digest'][:12]}` | {CLAIMS.get(r['recipe'], '-')} |")
+    if curves:
+        lines += ["", f"![training loss per recipe]({curves})", "",
+                  "Training loss of every recipe, each point the mean over a twentieth of an epoch's steps."]
     if extra:
         lines += ["", "## Ablations", ""]
     for title, runs in extra:
@@ -195,6 +201,10 @@ def reproduce(setting: Setting = Setting(), long_dots: Setting | None = None, ou
     for title, group in groups[1:]:
         extra.append((title, rows[first:first + len(group)]))
         first += len(group)
+    curves = Path(out).with_name(Path(out).stem + "_curves.png")
+    drawn = plot_recipes({r["recipe"]: r["history"] for r in table}, curves,
+                         f"{_net_label(setting)} on {setting.data}: training loss per recipe",
+                         {r["recipe"]: r["loss_name"] for r in table})
     with open(out, "w") as fh:
-        fh.write(render(setting, long_dots, table, extra))
+        fh.write(render(setting, long_dots, table, extra, curves.name if drawn else None))
     return table

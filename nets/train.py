@@ -106,37 +106,51 @@ def weight_digest(model: nn.Sequential) -> str:
     return h.hexdigest()
 
 
-def save_checkpoint(path, config: TrainConfig, model: nn.Sequential, opt: nn.SGD, history: list) -> None:
+CURVE_SEGMENTS = 20          # points per epoch of a history entry's "loss_curve"
+
+
+def loss_curve(losses) -> list[float]:
+    """The mean training loss of each of ``CURVE_SEGMENTS`` consecutive, near-equal runs of an epoch's steps
+    (fewer when the epoch has fewer steps)."""
+    parts = np.array_split(np.asarray(losses, dtype=np.float64), min(CURVE_SEGMENTS, len(losses)))
+    return [float(p.mean()) for p in parts]
+
+
+def save_checkpoint(path, config: TrainConfig, model: nn.Sequential, opt: nn.SGD, history: list,
+                    epoch_losses=()) -> None:
+    """Weights, optimizer state, history and the losses of the epoch in progress (``epoch_losses``), so a
+    resumed run reports the same per-epoch loss and curve as an uninterrupted one."""
     state = model.state_dict()
     arrays = {f"param/{k}": v for k, v in state["params"].items()}
     arrays.update({f"buffer/{k}": v for k, v in state["buffers"].items()})
     arrays.update({f"velocity/{k}": v for k, v in opt.state_dict()["velocity"].items()})
-    meta = {"config": dataclasses.asdict(config), "step": model.step, "seed": model.seed, "history": history}
+    meta = {"config": dataclasses.asdict(config), "step": model.step, "seed": model.seed, "history": history,
+            "epoch_losses": list(epoch_losses)}
     np.savez(path, meta=np.array(json.dumps(meta, sort_keys=True)), **arrays)
 
 
 def load_checkpoint(path):
-    """(config, {"params", "buffers", "velocity"} arrays, step, history) of a checkpoint written by
-    ``save_checkpoint``."""
+    """(config, {"params", "buffers", "velocity"} arrays, step, history, losses of the epoch in progress) of a
+    checkpoint written by ``save_checkpoint``."""
     with np.load(path, allow_pickle=False) as f:
         meta = json.loads(str(f["meta"]))
         arrays = {kind: {k[len(prefix):]: f[k] for k in f.files if k.startswith(prefix)}
                   for kind, prefix in (("params", "param/"), ("buffers", "buffer/"), ("velocity", "velocity/"))}
-    return TrainConfig(**meta["config"]), arrays, meta["step"], meta["history"]
+    return TrainConfig(**meta["config"]), arrays, meta["step"], meta["history"], meta.get("epoch_losses", [])
 
 
 def train(config: TrainConfig, *, data_path=None, checkpoint=None, resume=None, stop_after=None, quiet=True):
     """Run ``config`` (or resume the checkpoint ``resume``); returns {"history": per-epoch metrics,
     "digest": weight digest, "step": steps done}. ``checkpoint``: write one there after every epoch (and
     when stopping); ``stop_after``: stop after this many steps in all (for tests of resuming)."""
-    history, arrays, step = [], None, 0
+    history, arrays, step, partial = [], None, 0, []
     if resume is not None:
-        config, arrays, step, history = load_checkpoint(resume)
+        config, arrays, step, history, partial = load_checkpoint(resume)
     with use_backend(config.backend):
-        return _run(config, data_path, checkpoint, arrays, step, history, stop_after, quiet)
+        return _run(config, data_path, checkpoint, arrays, step, history, partial, stop_after, quiet)
 
 
-def _run(config, data_path, checkpoint, arrays, step, history, stop_after, quiet):
+def _run(config, data_path, checkpoint, arrays, step, history, partial, stop_after, quiet):
     x, y, xt, yt, shape, classes = load_data(config, data_path)
     model = build(config.net, shape, classes, config.recipe, config.seed, hidden=config.hidden)
     opt = model.recipe.optimizer(config.lr, config.momentum, config.weight_decay)
@@ -147,7 +161,8 @@ def _run(config, data_path, checkpoint, arrays, step, history, stop_after, quiet
     per_epoch = -(-len(y) // config.batch_size)
     while model.step < config.epochs * per_epoch:
         epoch, first = divmod(model.step, per_epoch)
-        order, losses, start = batch_order(len(y), config.seed, epoch), [], time.perf_counter()
+        order, losses, start = batch_order(len(y), config.seed, epoch), list(partial), time.perf_counter()
+        partial = []
         bar = Progress(f"{config.recipe} epoch {epoch + 1}", per_epoch, quiet, done=first)
         for b in range(first, per_epoch):
             idx = order[b * config.batch_size:(b + 1) * config.batch_size]
@@ -156,10 +171,11 @@ def _run(config, data_path, checkpoint, arrays, step, history, stop_after, quiet
             bar.update(note=f"loss {np.mean(losses):.4f}")
             if stop_after is not None and model.step >= stop_after:
                 if checkpoint is not None:
-                    save_checkpoint(checkpoint, config, model, opt, history)
+                    save_checkpoint(checkpoint, config, model, opt, history, losses)
                 return {"history": history, "digest": weight_digest(model), "step": model.step}
         history.append({"epoch": epoch + 1, "step": model.step, "train_loss": float(np.mean(losses)),
-                        "test_accuracy": evaluate(model, xt, yt), "seconds": time.perf_counter() - start})
+                        "loss_curve": loss_curve(losses), "test_accuracy": evaluate(model, xt, yt),
+                        "seconds": time.perf_counter() - start})
         if checkpoint is not None:
             save_checkpoint(checkpoint, config, model, opt, history)
     return {"history": history, "digest": weight_digest(model), "step": model.step}

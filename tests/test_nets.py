@@ -40,7 +40,9 @@ def test_resumed_run_ends_in_the_same_weight_codes(tmp_path):
     assert load_checkpoint(ckpt)[2] == 7
     resumed = train(config, resume=ckpt)
     assert resumed["digest"] == whole["digest"]
-    assert [h["test_accuracy"] for h in resumed["history"]] == [h["test_accuracy"] for h in whole["history"]]
+    same = ("epoch", "step", "train_loss", "loss_curve", "test_accuracy")    # all but the seconds
+    assert [{k: h[k] for k in same} for h in resumed["history"]] == [{k: h[k] for k in same} for h in whole["history"]]
+    assert len(whole["history"][0]["loss_curve"]) == 6                     # one point per step: 6 steps < 20
     assert train(TrainConfig(epochs=2, seed=1, **SMALL))["digest"] != whole["digest"]
 
 
@@ -52,6 +54,7 @@ def test_bitsim_train_command(tmp_path, capsys):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["digest"] == train(TrainConfig(epochs=1, **SMALL))["digest"]
     assert metrics["history"][0]["epoch"] == 1 and (out / "checkpoint.npz").is_file()
+    assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG" and "curves.png" in capsys.readouterr().out
     assert main(["train", "--recipe", "nope", "--quiet", "--out", str(out)]) == 2
     assert "unknown recipe 'nope'" in capsys.readouterr().err
 
@@ -91,6 +94,9 @@ def test_reproduce_writes_the_table_and_the_ablations(tmp_path):
     assert [r["recipe"] for r in rows] == ["fp32", "int8"]
     text = out.read_text()
     assert "| `int8` |" in text and "+0.0 pt" in text                   # fp32's own row
+    assert "![training loss per recipe](reproduction_curves.png)" in text
+    assert (tmp_path / "reproduction_curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert len(rows[0]["history"][0]["loss_curve"]) == 2                # 32 images, batch 16: two steps
     assert "chunk-64 vs sequential" in text and "`wang_fp8_nochunk`" in text and "SR vs RNE" in text
     assert rows[1]["digest"] == reproduce(tiny, long_dots=tiny, out=out, recipes=["int8"],
                                           with_ablations=False)[0]["digest"]
@@ -106,9 +112,11 @@ def test_reproduce_on_a_local_dask_cluster_gives_the_same_table(tmp_path):
     here, there = tmp_path / "here.md", tmp_path / "there.md"
     want = reproduce(tiny, long_dots=tiny, out=here, recipes=["fp32", "int8"])
     got = reproduce(tiny, long_dots=tiny, out=there, recipes=["fp32", "int8"], scheduler="local")
-    strip = [{k: v for k, v in row.items() if k != "seconds"} for row in want]
-    assert [{k: v for k, v in row.items() if k != "seconds"} for row in got] == strip
-    assert here.read_text() == there.read_text()
+    def timeless(rows):
+        return [{**{k: v for k, v in r.items() if k != "seconds"},
+                 "history": [{k: v for k, v in h.items() if k != "seconds"} for h in r["history"]]} for r in rows]
+    assert timeless(got) == timeless(want)
+    assert here.read_text().replace("here_curves", "there_curves") == there.read_text()
 
 
 def test_recipes_that_prescribe_training_settings_run_as_prescribed():
@@ -119,3 +127,13 @@ def test_recipes_that_prescribe_training_settings_run_as_prescribed():
     assert recipe_defaults("wage_2888_paper") == {"loss": "sse", "momentum": 0.0, "weight_decay": 0.0, "lr": 1.0}
     run = train(TrainConfig(**dict(SMALL, recipe="wage_2888_paper"), **recipe_defaults("wage_2888_paper")))
     assert run["step"] == 6
+
+
+def test_curve_points_place_each_segment_mean_at_its_middle():
+    from nets.curves import curve_points
+    from nets.train import loss_curve
+    assert loss_curve([1.0, 3.0, 5.0]) == [1.0, 3.0, 5.0]
+    assert loss_curve(np.arange(40.0)) == [k * 2 + 0.5 for k in range(20)]        # 20 runs of 2 steps
+    history = [{"epoch": 1, "train_loss": 2.0, "loss_curve": [3.0, 1.0]}, {"epoch": 2, "train_loss": 0.5}]
+    x, y = curve_points(history)
+    assert x.tolist() == [0.25, 0.75, 2.0] and y.tolist() == [3.0, 1.0, 0.5]
