@@ -88,16 +88,17 @@ def bench_blocks(n, repeats):
 def bench_gemm(size, repeats, torch):
     fp16 = bitsim.format("fp16")
     rng = np.random.default_rng(2)
-    a = bitsim.encode(rng.standard_normal((size, size)), "e4m3")
-    b = bitsim.encode(rng.standard_normal((size, size)), "e4m3")
-    ad, bd = cuda.to_device(a), cuda.to_device(b)
+    x, y = rng.standard_normal((2, size, size))
     cpu_size = min(size, 256)
     units = [("e4m3 x e4m3, FloatAcc(fp16)", DotUnit("e4m3", "e4m3", FloatAcc(fp16), "fp16")),
-             ("fp8_wang, wang_fp8 (FP16 chunks of 64)", bitsim.unit("wang_fp8")),
+             ("fp8_wang, wang_fp8 (FP16 chunks of 64; native binary64 path)", bitsim.unit("wang_fp8")),
+             ("fp32 x fp32, fp32_seq (native binary64 path)", bitsim.unit("fp32_seq")),
              ("e4m3 x e4m3, Kulisch -> fp32", DotUnit("e4m3", "e4m3", KulischAcc(), "fp32", c="fp16")),
              ("int8 x int8 -> int32", bitsim.unit("int8_int32"))]
     rows = []
     for label, unit in units:
+        a, b = bitsim.encode(x, unit.a), bitsim.encode(y, unit.b)
+        ad, bd = cuda.to_device(a), cuda.to_device(b)
         gpu = size ** 3 / gpu_seconds(lambda: bitsim.matmul(ad, bd, unit), repeats)
         ac, bc = a[:cpu_size, :cpu_size].copy(), b[:cpu_size, :cpu_size].copy()
         cpu = cpu_size ** 3 / median_seconds(lambda: bitsim.matmul(ac, bc, unit, backend="cpu"), max(1, repeats // 3))

@@ -168,3 +168,35 @@ def test_random_accumulator_formats_match_the_generic_kernel(acc_exp, acc_man, o
         D, F = matmul(A, B, unit, addend, return_flags=True)
         want, want_f = generic(A, np.ascontiguousarray(B.T), unit, addend)
         assert np.array_equal(D.reshape(-1), want) and np.array_equal(F.reshape(-1), want_f)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(allow_nan=False, allow_infinity=False, width=32), st.floats(allow_nan=False, allow_infinity=False,
+                                                                              width=32),
+       st.sampled_from(MODES), st.sampled_from(["fp32", "bf16", "fp16_wang", "fp16"]))
+def test_core_step_plain_python_equals_compiled(s, p, mode, acc_name):
+    """``bitsim.core.native``'s plain-Python functions (what Numba's CUDA simulator runs, with NumPy views
+    for the bit casts) against their CPU compilation (LLVM bitcasts): the step on sums and products of
+    float32 values (tiny, huge, signed zeros), and the start and finish conversions around it."""
+    from bitsim.core import build, native
+    from bitsim.kernels.float_acc_native import _step_constants
+    compiled = build("cpu")
+    acc = FloatAcc(acc_name, mode)
+    consts = _step_constants(acc)
+    s64, p64 = np.float64(s), np.float64(s) * np.float64(p) if abs(s * p) < 1e30 else np.float64(p)
+    with np.errstate(all="ignore"):
+        plain = native.native_step(s64, p64, *consts)
+    got = compiled.native_step(s64, p64, *consts)
+    assert (np.float64(plain[0]).view(np.int64), bool(plain[1]), bool(plain[2])) == \
+        (np.float64(got[0]).view(np.int64), bool(got[1]), bool(got[2]))
+    fmt, p_acc = acc.fmt, acc.fmt.params
+    code = int(bitsim.encode(np.array([s]), fmt, mode)[0])
+    for use_c in (False, True):
+        start = native.native_start(np.uint64(code), use_c, p_acc, p_acc, mode_code(mode))
+        assert [np.float64(x).view(np.int64) if i == 0 else int(x) for i, x in enumerate(start)] == \
+            [np.float64(x).view(np.int64) if i == 0 else int(x) for i, x in
+             enumerate(compiled.native_start(np.uint64(code), use_c, p_acc, p_acc, mode_code(mode)))]
+        if not start[2]:
+            po = bitsim.format("e4m3").params
+            assert tuple(map(int, native.native_finish(start[0], p_acc, po, mode_code(mode)))) == \
+                tuple(map(int, compiled.native_finish(start[0], p_acc, po, mode_code(mode))))

@@ -4,20 +4,20 @@ The modules below hold plain functions over Numba integer types (uint64 signific
 exponents, int64 parameter tuples; see ``params``). ``build(target)`` compiles all of them for one
 target -- ``"cpu"`` (``numba.njit``) or ``"cuda"`` (``numba.cuda.jit(device=True)``) -- with each
 function's references to the other core functions re-bound to that target's compiled versions, so the
-CPU and GPU run the same source. The bit primitives of ``bitsim.kernels.primitives`` (``bit_length``)
-are bound to each target's one-instruction version. Plain Python callers (the tests) can also call the functions
+CPU and GPU run the same source. The bit primitives of ``bitsim.kernels.primitives`` (``bit_length``,
+``float64_bits``, ``bits_float64``) are bound to each target's one-instruction version. Plain Python callers (the tests) can also call the functions
 directly with NumPy scalars.
 """
 
 import types
 
 from bitsim.core import (
-    accum, arith, bits, block, block_dot, block_encode, compare, convert, dot, fast_encode, fused, grid, rng, round,
-    unpack, wide,
+    accum, arith, bits, block, block_dot, block_encode, compare, convert, dot, fast_encode, fused, grid, native, rng,
+    round, unpack, wide,
 )
 
 MODULES = (bits, wide, rng, round, unpack, convert, fast_encode, arith, compare, block, block_encode, accum, dot,
-           block_dot, grid, fused)
+           block_dot, grid, fused, native)
 
 _BUILT = {}
 
@@ -35,7 +35,7 @@ def core_functions() -> dict:
 
 
 # Small functions in hot CPU loops, inlined by Numba on the CPU (NVVM inlines on the GPU).
-CPU_INLINE = frozenset({"lane_step"})
+CPU_INLINE = frozenset({"lane_step", "native_step", "f64_add", "f64_mul"})
 
 
 def _decorator(target: str):

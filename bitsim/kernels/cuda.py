@@ -9,6 +9,8 @@ change a result (``tests/test_cuda.py`` checks the PTX for float instructions).
 Nothing here compiles until first use; importing the module needs no GPU.
 """
 
+import math
+
 import numpy as np
 from numba import config, cuda, float64, int32, int64, uint32, uint64, uint8
 
@@ -465,3 +467,56 @@ def or_kernel(x, result):
     for i in range(cuda.grid(1), x.shape[0], cuda.gridsize(1)):
         m |= uint64(x[i])
     _block_reduce(m, False, result)
+
+
+native_step = _G.native_step
+native_start = _G.native_start
+native_finish = _G.native_finish
+
+
+@cuda.jit(device=True)
+def native_lane(s, part, p, k, K, chunk, inner, outer):
+    """One product p = A[i, k] * B[k, j] into a chain: (s, part, inexact, redo) after it (``native_step``;
+    with chunk > 0 the product goes into the chunk sum ``part``, which joins s at the chunk's end)."""
+    mode_i, sh_i, normal_i, max_i, inv_i = inner
+    mode_o, sh_o, normal_o, max_o, inv_o = outer
+    if chunk == 0:
+        s, lost, redo = native_step(s, p, mode_o, sh_o, normal_o, max_o, inv_o)
+        return s, part, lost, redo
+    part, lost, redo = native_step(part, p, mode_i, sh_i, normal_i, max_i, inv_i)
+    if (k + 1) % chunk == 0 or k + 1 == K:
+        s, lost_o, redo_o = native_step(s, part, mode_o, sh_o, normal_o, max_o, inv_o)
+        return s, float64(0), lost or lost_o, redo or redo_o
+    return s, part, lost, redo
+
+
+@cuda.jit
+def native_gemm_kernel(Af, Bf, chunk, inner, outer, C, use_c, pc, p_acc, mode_acc, po, mode_out, out, flags, status):
+    """D = C + A @ B for a sequential or chunked FloatAcc by the native binary64 path
+    (``bitsim.kernels.float_acc_native``; the step is the same core function): Af (M, K), Bf (K, N) the
+    operands' values as float64 (exact), one output per thread, k in increasing order. status[t] = ST_REDO
+    (the generic kernel computes it instead) where a value is inf or NaN, the addend is, or a step says so
+    (a tiny inexact sum, an overflow); else 0 with the code and flags written."""
+    M, K, N = Af.shape[0], Af.shape[1], Bf.shape[1]
+    for t in range(cuda.grid(1), M * N, cuda.gridsize(1)):
+        i = t // N
+        j = t - i * N
+        s, start_flags, bad = native_start(uint64(C[t]) if use_c else uint64(0), use_c, pc, p_acc, mode_acc)
+        part = float64(0)
+        inexact = False
+        for k in range(K):
+            a = Af[i, k]
+            b = Bf[k, j]
+            bad = bad or not (math.isfinite(a) and math.isfinite(b))
+            if bad:                                        # the generic kernel takes this output
+                break
+            s, part, lost, redo = native_lane(s, part, exact_mul(a, b), k, K, chunk, inner, outer)
+            inexact = inexact or lost
+            bad = redo
+        if bad:
+            status[t] = ST_REDO
+            continue
+        code, f = native_finish(s, p_acc, po, mode_out)
+        out[t] = code
+        flags[t] = uint8(f | start_flags | (FLAG_INEXACT if inexact else 0))
+        status[t] = 0

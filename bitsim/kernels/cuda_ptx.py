@@ -20,9 +20,13 @@ FLOAT_INSTRUCTION = re.compile(
 
 
 # The float instructions a kernel may hold: the float64 lanes' products and sums, and the conversion of
-# their integer-valued sums, each exact on the values it sees (``cuda.float_acc_lanes_kernel``); no fma.
+# their integer-valued sums, each exact on the values it sees (``cuda.float_acc_lanes_kernel``); the native
+# binary64 steps (``cuda.native_gemm_kernel``, ``bitsim.core.native``): exact products, TwoSum's rounded
+# adds, negation, comparisons, a finiteness test, and a power-of-two scaling tested for integrality; no fma.
 EXACT_FLOAT_OPS = {"float_acc_lanes_kernel": frozenset({"mul.rn.f64", "add.rn.f64"}),
-                   "grid_finish_kernel": frozenset({"cvt.rzi.s64.f64"})}
+                   "grid_finish_kernel": frozenset({"cvt.rzi.s64.f64"}),
+                   "native_gemm_kernel": frozenset({"mul.rn.f64", "add.rn.f64", "neg.f64", "abs.f64", "setp.geu.f64",
+                                                    "setp.gt.f64", "setp.neu.f64", "cvt.rzi.s64.f64", "cvt.rn.f64"})}
 
 
 def _signatures():
@@ -36,6 +40,8 @@ def _signatures():
     i32, i64 = t.Array(t.int32, 1, "C"), t.Array(t.int64, 1, "C")
     f64 = t.Array(t.float64, 1, "C")
     m64 = t.Array(t.uint64, 2, "C")
+    v64 = t.Array(t.float64, 2, "C")
+    step = t.Tuple((t.int64, t.int64, t.int64, t.int64, t.float64))
     i, u = t.int64, t.uint64
     dot = (m64, m64, u64, t.boolean, P, P, P, i, P, i, P, i, i, i, i, i, P, P, i, u64, u8, u8)
     return {
@@ -60,6 +66,7 @@ def _signatures():
         "fused_decode_kernel": (m64, t.boolean, P, m64),
         "fused_output_kernel": (m64, m64, t.boolean, u64, t.boolean, P, F, u32),
         "fused_gemm_kernel": (m64, m64, u64, t.boolean, P, F, u32),
+        "native_gemm_kernel": (v64, v64, i, step, step, u64, t.boolean, P, P, i, P, i, u64, u8, u8),
     }
 
 

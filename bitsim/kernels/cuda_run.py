@@ -179,11 +179,44 @@ def float_acc_gemm(A, B, grid, C, use_c, args, results, status):
     d_out, d_flags = on_device(out), on_device(flags)
     G.grid_finish_kernel[grid_1d(M * N)](sums, dC, use_c, *unit, *acc_tables, po, mode_out, q, d_out, d_flags,
                                          d_status)
-    # The marked outputs, without asking the host: a few thread blocks per multiprocessor walk the tiles,
-    # skipping those with none; a float model's generic steps end with status 0, so every status is then 0.
-    tiles = generic[0][0] * generic[0][1]
+    _redo_marked(dA, dB, dC, use_c, args, d_out, d_flags, d_status)
+    _copy_back((out, flags, status), (d_out, d_flags, d_status))
+    return True, out, flags
+
+
+def _redo_marked(dA, dB, dC, use_c, args, d_out, d_flags, d_status) -> None:
+    """The outputs marked ``cuda.ST_REDO`` by the generic kernel, without asking the host: a few thread
+    blocks per multiprocessor walk the tiles, skipping those with none; a float model's generic steps end
+    with status 0, so every status is then 0."""
+    M, N = dA.shape[0], dB.shape[1]
+    tiles = -(-N // G.TILE) * -(-M // G.TILE)
     walkers = min(tiles, 2 if G.SIMULATOR else 4 * _multiprocessors())
     G.gemm_kernel[walkers, (G.TILE, G.TILE)](dA, dB, dC, use_c, *args, d_status, d_out, d_flags, d_status)
+
+
+def _float64_values(d_codes, fmt):
+    """The values of a device array of ``fmt`` codes as a device float64 array (exact: the native plan
+    checks the range and precision), through the GPU's conversion to binary64."""
+    from bitsim.quantize import convert
+    return convert(d_codes, fmt, "fp64", backend="cuda").view(np.float64)
+
+
+def native_gemm(A, B, plan, fa, fb, C, use_c, args, results, status):
+    """``float_acc_native.native_gemm`` on the GPU for D = C + A @ B (B (K, N)): ``plan`` is the unit's
+    ``native_plan`` (chunk, inner and outer step constants), fa / fb the operand formats, ``args`` the
+    generic kernel's unit arguments, ``results()`` as for ``float_acc_gemm``. One thread per output runs
+    the chain on the operands' float64 values; the generic kernel computes the outputs it marks. Returns
+    (True, codes, flags): every status ends 0."""
+    (pa, pb, pc, model, p_acc, mode_acc, p_inner, mode_inner, chunk, frac, width, overflow, p_prod, po,
+     mode_out) = args
+    M, N = A.shape[0], B.shape[1]
+    dA, dB, dC, d_status = (on_device(x) for x in (A, B, C, status))
+    Af, Bf = _float64_values(dA, fa), _float64_values(dB, fb)
+    out, flags = results()
+    d_out, d_flags = on_device(out), on_device(flags)
+    G.native_gemm_kernel[grid_1d(M * N)](Af, Bf, *plan, dC, use_c, pc, p_acc, mode_acc, po, mode_out, d_out, d_flags,
+                                        d_status)
+    _redo_marked(dA, dB, dC, use_c, args, d_out, d_flags, d_status)
     _copy_back((out, flags, status), (d_out, d_flags, d_status))
     return True, out, flags
 

@@ -31,30 +31,26 @@ kernel and to ``bitsim.ref``.
 from __future__ import annotations
 
 import functools
-import math
 
 import numba
 import numpy as np
-from numba import int64, prange, uint64
+from numba import prange, uint64
 
 from bitsim.accum.models import ChunkedAcc, FloatAcc, SplitKAcc
 from bitsim.core import build
-from bitsim.core.unpack import CLS_FINITE, CLS_ZERO
-from bitsim.core.params import FLAG_INEXACT, RM_RDN, RM_RNA, RM_RNE, RM_RTO, RM_RUP
+from bitsim.core.native import ODD_BITS
+from bitsim.core.params import FLAG_INEXACT, RM_RNE
 from bitsim.formats import FloatFormat
 from bitsim.kernels.dot_cpu import generic_output
-from bitsim.kernels.primitives import bits_float64, float64_bits
 from bitsim.rounding import mode_code
 
 COLUMN_TILE = 128
-ODD_BITS = 53              # round to odd keeps 53 significant bits: man_bits + 1 + 2 at most
 RANGE_EXP = 1000           # every value, product and sum stays inside (2**-RANGE_EXP, 2**RANGE_EXP)
-MAG_MASK = (1 << 63) - 1
 
 _C = build("cpu")
-unpack_float = _C.unpack_float
-round_pack = _C.round_pack
-convert_one = _C.convert_one
+native_step = _C.native_step          # the step and the conversions around a chain: bitsim/core/native.py
+native_start = _C.native_start
+native_finish = _C.native_finish
 
 
 def _accumulator_ok(fmt) -> bool:
@@ -116,72 +112,6 @@ def operand_values(codes: np.ndarray, fmt) -> tuple[np.ndarray, np.ndarray]:
     return values, ~np.isfinite(values).all(axis=1)
 
 
-@numba.njit(nogil=True, inline="always")
-def native_step(s, p, mode, sh, normal_bits, max_bits, inv_quantum):  # pragma: no cover - compiled
-    """(round(s + p), inexact, redo) in the accumulator of the constants (``_step_constants``; module doc);
-    redo: the sum is tiny and inexact, or passes the largest finite value, and the generic kernel must take
-    the output. Branch-free where ``mode`` is a compile-time constant, so that chains step in SIMD lanes."""
-    x = s + p
-    back = x - s
-    err = (s - (x - back)) + (p - back)                    # TwoSum: x + err == s + p exactly
-    bits = float64_bits(x)
-    odd_fix = int64(err != 0.0) & ~bits & int64(1)        # round to odd: the odd neighbour toward s + p
-    bits += odd_fix - (odd_fix << int64(1)) * int64((err > 0.0) != (x > 0.0))
-    mag = bits & int64(MAG_MASK)
-    below = bits >> int64(63)                              # -1 for a negative sum, else 0
-    mask = (int64(1) << sh) - int64(1)
-    rem = mag & mask
-    if mode == RM_RNE:
-        up = (mask >> int64(1)) + ((mag >> sh) & int64(1))
-    elif mode == RM_RNA:
-        up = (mask >> int64(1)) + int64(1)
-    elif mode == RM_RUP:
-        up = mask & ~below
-    elif mode == RM_RDN:
-        up = mask & below
-    else:                                                  # rtz, and rto's truncation
-        up = int64(0)
-    rounded = (mag + up) & ~mask
-    if mode == RM_RTO:
-        rounded |= (mask + int64(1)) & -int64(rem != int64(0))
-    tiny = mag < normal_bits                               # kept only when exact on the grid
-    scaled = x * inv_quantum
-    redo = (tiny & ((err != 0.0) | (scaled != np.floor(scaled)))) | ((not tiny) & (rounded > max_bits))
-    v = x if tiny else bits_float64(rounded | (bits & ~int64(MAG_MASK)))
-    if mode == RM_RDN and x == 0.0 and (s != 0.0 or np.signbit(s) or np.signbit(p)):
-        v = -0.0                                           # rdn: an exact zero is -0 unless both are +0
-    return v, (not tiny) & (rem != int64(0)), redo
-
-
-@numba.njit(nogil=True)
-def _start(c, use_c, pc, p_acc, mode_acc):  # pragma: no cover - compiled
-    """(value, flags, redo) of the sum before the first product: +0, or the addend in the accumulator."""
-    if not use_c:
-        return 0.0, int64(0), False
-    code, flags = convert_one(c, pc, p_acc, mode_acc, uint64(0), int64(1), int64(0))
-    cls, sign, sig, exp = unpack_float(code, p_acc)
-    if cls == CLS_FINITE:
-        v = math.ldexp(np.float64(sig), exp)
-        return -v if sign else v, flags, False
-    if cls == CLS_ZERO:
-        return -0.0 if sign else 0.0, flags, False
-    return 0.0, flags, True                                # inf, NaN
-
-
-@numba.njit(nogil=True)
-def _finish(v, p_acc, po, mode_out):  # pragma: no cover - compiled
-    """(code, flags) of the accumulator value v (exact in it), converted to the output format."""
-    sign = int64(np.signbit(v))
-    if v == 0.0:
-        acc_code, _ = round_pack(sign, uint64(0), int64(0), int64(0), p_acc, RM_RNE, uint64(0), int64(1), int64(0))
-    else:
-        m, e = math.frexp(abs(v))
-        acc_code, _ = round_pack(sign, uint64(math.ldexp(m, ODD_BITS)), int64(e - ODD_BITS), int64(0), p_acc, RM_RNE,
-                                 uint64(0), int64(1), int64(0))
-    return convert_one(acc_code, p_acc, po, mode_out, uint64(0), int64(1), int64(0))
-
-
-
 def _lanes_for(mode):
     """The lanes of a ``native_gemm`` tile with ``mode`` a compile-time constant for both sums (-1: the
     constants' own modes, read at run time)."""
@@ -239,7 +169,7 @@ def _write(t, i, j, native, s, inexact, start_flags, A, BT, c, use_c, pa, pb, pc
                                                      p_inner, mode_inner, chunk_arg, frac, width, overflow, p_prod,
                                                      po, mode_out)
         return
-    code, f = _finish(s, p_acc, po, mode_out)
+    code, f = native_finish(s, p_acc, po, mode_out)
     out[t] = code
     flags[t] = f | start_flags | (FLAG_INEXACT if inexact else 0)
 
@@ -251,7 +181,7 @@ def native_dot_rows(A, BT, Af, BTf, a_special, b_special, chunk, inner, outer, C
     """Row-wise dots (output t pairs A[t] with BT[t]) by the native path; Af, BTf: the operands' values."""
     for t in prange(out.shape[0]):
         c = uint64(C[t]) if use_c else uint64(0)
-        s, start_flags, bad = _start(c, use_c, pc, p_acc, mode_acc)
+        s, start_flags, bad = native_start(c, use_c, pc, p_acc, mode_acc)
         bad = bad or a_special[t] or b_special[t]
         inexact = False
         if not bad:
@@ -284,7 +214,7 @@ def native_gemm(A, BT, Rf, LT, a_special, b_special, swap, chunk, inner, outer, 
         for ll in range(n):
             i, j = (l0 + ll, r) if swap else (r, l0 + ll)
             c = uint64(C[i * N + j]) if use_c else uint64(0)
-            s[ll], start_flags[ll], bad[ll] = _start(c, use_c, pc, p_acc, mode_acc)
+            s[ll], start_flags[ll], bad[ll] = native_start(c, use_c, pc, p_acc, mode_acc)
             bad[ll] = bad[ll] or a_special[i] or b_special[j]
         if not r_special:
             if inner[0] == RM_RNE and outer[0] == RM_RNE:

@@ -2,9 +2,12 @@
 
 ``bitsim.core.build`` compiles the core's plain-Python definitions, except for the names listed here,
 which it binds to the target's hardware instruction instead: ``bit_length`` becomes 64 minus LLVM's
-``ctlz`` on the CPU, and 64 minus ``clz`` on the GPU. The results are the same integers (the tests
-compare them on every bit length); only the instruction count differs. Numba's CUDA simulator keeps the
-plain definitions (its ``clz`` counts on 32 bits).
+``ctlz`` on the CPU, and 64 minus ``clz`` on the GPU; ``float64_bits`` / ``bits_float64`` (a float64's
+bit pattern as an int64 and back) an LLVM bitcast on the CPU and libdevice's ``double_as_longlong`` /
+``longlong_as_double`` on the GPU, where ``f64_add`` / ``f64_mul`` become ``dadd_rn`` / ``dmul_rn`` (never
+contracted into an fma). The results are the same (the tests compare them); only the
+instruction count differs. Numba's CUDA simulator keeps the plain definitions (its ``clz`` counts on 32
+bits).
 """
 
 from __future__ import annotations
@@ -37,14 +40,37 @@ def _cuda_bit_length():
     return bit_length
 
 
+def _cuda_float64_ops() -> dict:
+    from numba import cuda
+    from numba.cuda import libdevice
+
+    @cuda.jit(device=True)
+    def float64_bits_gpu(x):  # pragma: no cover - compiled
+        return int64(libdevice.double_as_longlong(x))
+
+    @cuda.jit(device=True)
+    def bits_float64_gpu(x):  # pragma: no cover - compiled
+        return libdevice.longlong_as_double(int64(x))
+
+    @cuda.jit(device=True)
+    def f64_add_gpu(x, y):  # pragma: no cover - compiled
+        return libdevice.dadd_rn(x, y)
+
+    @cuda.jit(device=True)
+    def f64_mul_gpu(x, y):  # pragma: no cover - compiled
+        return libdevice.dmul_rn(x, y)
+    return {"float64_bits": float64_bits_gpu, "bits_float64": bits_float64_gpu, "f64_add": f64_add_gpu,
+            "f64_mul": f64_mul_gpu}
+
+
 def primitives(target: str) -> dict:
     """{core function name: compiled replacement} for ``target`` ("cpu" or "cuda")."""
     if target == "cpu":
-        return {"bit_length": _cpu_bit_length}
+        return {"bit_length": _cpu_bit_length, "float64_bits": float64_bits, "bits_float64": bits_float64}
     from numba import config
     if config.ENABLE_CUDASIM:
         return {}
-    return {"bit_length": _cuda_bit_length()}
+    return {"bit_length": _cuda_bit_length(), **_cuda_float64_ops()}
 
 
 @intrinsic
