@@ -93,8 +93,9 @@ def bench_gemm(size, repeats, torch):
     units = [("e4m3 x e4m3, FloatAcc(fp16)", DotUnit("e4m3", "e4m3", FloatAcc(fp16), "fp16")),
              ("fp8_wang, wang_fp8 (FP16 chunks of 64; native binary64 path)", bitsim.unit("wang_fp8")),
              ("fp32 x fp32, fp32_seq (native binary64 path)", bitsim.unit("fp32_seq")),
-             ("e4m3 x e4m3, Kulisch -> fp32", DotUnit("e4m3", "e4m3", KulischAcc(), "fp32", c="fp16")),
-             ("int8 x int8 -> int32", bitsim.unit("int8_int32"))]
+             ("e4m3 x e4m3, Kulisch -> fp32 (int64 register path)", DotUnit("e4m3", "e4m3", KulischAcc(), "fp32",
+                                                                            c="fp16")),
+             ("int8 x int8 -> int32 (int64 register path)", bitsim.unit("int8_int32"))]
     rows = []
     for label, unit in units:
         a, b = bitsim.encode(x, unit.a), bitsim.encode(y, unit.b)
@@ -138,9 +139,12 @@ def render(enc, blocks, gemm, gemm_ref, cpu_size, args):
         lines.append(f"| {label} | {gpu / 1e9:,.2f} | {cpu / 1e9:,.3f} | {gpu / cpu:,.0f}x | {ratio} | {goal} |")
     lines += ["", "FloatAcc(fp16) with e4m3 operands runs the float64 lanes (`float_acc_lanes_kernel`: each sum a "
               "float64 count of quanta, every product and sum exact, then one rounding on the sum's 32-bit words, "
-              "`core.grid.f64_round_hi`; 2 x 2 outputs per thread); the other units run the generic kernel, where "
-              "each MAC is the exact scalar core (an fma into the accumulator format, or a 128-bit register add). "
-              "Both stage operand tiles in shared memory; no float operation other than those proven exact. "
+              "`core.grid.f64_round_hi`; 2 x 2 outputs per thread). wang_fp8 and fp32_seq run the native binary64 "
+              "path (`native_gemm_kernel`: one output per thread, each step TwoSum, round to odd and the mode's "
+              "rounding on the bits, `core.native`); Kulisch and int8 -> int32 the int64 register path "
+              "(`register_gemm_kernel`: exact int64 sums, then the register's steps). Outputs with special operands "
+              "go to the generic kernel, where each MAC is the exact scalar core. The lanes and register kernels "
+              "stage operand tiles in shared memory; no float operation other than those proven exact. "
               "Encode into fp8 formats reads a per-(source, target, mode) table held in shared memory; the custom "
               "e6m5's table (128 KB) is read from global memory; bf16 runs the branch-free fast path "
               "(`encode_same_exponent`: only mantissa bits drop).", ""]

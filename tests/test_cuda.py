@@ -22,6 +22,7 @@ from test_dot import adversarial_rows, float_acc_adversarial_gemm
 pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")   # simulator: numpy wraps
 
 NATIVE_GEMM = __import__("bitsim.kernels.cuda_run", fromlist=["native_gemm"]).native_gemm
+REGISTER_GEMM = __import__("bitsim.kernels.cuda_run", fromlist=["register_gemm"]).register_gemm
 F = {n: bitsim.format(n) for n in ("e4m3", "e5m2", "fp16", "bf16", "fp32", "e2m1")}
 MODES = ("rne", "rna", "rtz", "rup", "rdn", "rto", "sr")
 
@@ -251,6 +252,39 @@ def test_native_binary64_gemm_matches_cpu(unit, mode, monkeypatch):
         for g, w in zip(got, bitsim.matmul(A, B, unit, addend, return_flags=True)):
             np.testing.assert_array_equal(host(g), w, err_msg=str(unit.acc))
     assert len(calls) == 2                                            # the native path ran every time
+
+
+def test_register_int64_gemm_matches_cpu(monkeypatch):
+    """``register_gemm_kernel`` (exact int64 sums of the operands' integer values, then the register's own
+    steps) against the CPU, codes and flags: Kulisch into fp32 with fp16 addends (-0, inf among them),
+    an int8 register that wraps (int16 addends), a saturating one (no addend: the plan proves it cannot
+    saturate); NaN rows and columns go to the generic kernel; host and device inputs; partial tiles."""
+    from bitsim.kernels import cuda_run
+    calls = []
+    monkeypatch.setattr(cuda_run, "register_gemm", lambda *a: calls.append(1) or REGISTER_GEMM(*a))
+    rng = np.random.default_rng(12)
+    int8 = bitsim.FixedFormat(8, 0)
+    units = [DotUnit(E4M3, E4M3, KulischAcc(), FP32, c="fp16"),
+             DotUnit(int8, int8, IntAcc(16, "wrap"), bitsim.FixedFormat(16, 0, overflow="wrap", name="int16_wrap")),
+             DotUnit(int8, int8, IntAcc(32, "saturate"), bitsim.FixedFormat(32, 0))]
+    M, K, N = G.SPAN + 1, 2 * G.TILE + 3, G.SPAN - 1
+    for n, unit in enumerate(units):
+        if isinstance(unit.a, bitsim.FloatFormat):
+            A = bitsim.encode(rng.standard_normal((M, K)) * 8, unit.a)
+            B = bitsim.encode(rng.standard_normal((K, N)), unit.b)
+            A[2, 1], B[3, 4] = 0x7F, 0xFF                                 # a NaN row and a NaN column
+            C = bitsim.encode(rng.standard_normal((M, N)), unit.c)
+            C[:, 0], C[:, 1] = 0x8000, 0x7C00                             # -0 and +inf addends
+        else:
+            A = rng.integers(0, 256, (M, K)).astype(np.uint8)
+            B = rng.integers(0, 256, (K, N)).astype(np.uint8)
+            C = rng.integers(0, 1 << unit.c.bits, (M, N)).astype(unit.c.code_dtype) if n == 1 else None
+        want = bitsim.matmul(A, B, unit, C, return_flags=True)
+        got = bitsim.matmul(A, B, unit, C, return_flags=True, backend="cuda") if n != 1 else \
+            bitsim.matmul(cuda.to_device(A), cuda.to_device(B), unit, cuda.to_device(C), return_flags=True)
+        for g, w in zip(got, want):
+            np.testing.assert_array_equal(host(g), w, err_msg=str(unit.acc))
+    assert len(calls) == len(units)              # a saturating register with an addend of any int32 would not
 
 
 def test_convolution_gemm_runs_on_cuda():

@@ -249,8 +249,8 @@ def _run_cpu(A, BT, rowwise, c, unit, args, n_out):
 def _run_cuda(A, B, rowwise, c, unit, args, n_out):
     """(codes, flags, status on the host or None if all clear) from the GPU kernels: the float64-lane GEMM
     of a sequential FloatAcc where it applies (``lanes_exact``), else the native binary64 GEMM of a
-    sequential or chunked FloatAcc where it applies (``native_plan``), else the generic kernels; device
-    inputs stay there."""
+    sequential or chunked FloatAcc where it applies (``native_plan``), the int64 GEMM of a register model
+    where it applies (``register_plan``), else the generic kernels; device inputs stay there."""
     from bitsim.kernels import cuda_run
     on_device = any(is_device_array(x) for x in (A, B, c))
     host = not on_device
@@ -270,11 +270,15 @@ def _run_cuda(A, B, rowwise, c, unit, args, n_out):
     status = cuda_run.scratch("status", n_out, np.uint8) if on_device else np.empty(n_out, np.uint8)
     grid = float_acc_plan(unit, unit.acc) if args[3] == MODEL_FLOAT and not rowwise else None
     native = native_plan(unit, A.shape[1]) if args[3] in (MODEL_FLOAT, MODEL_CHUNKED) and not rowwise else None
+    register = register_plan(unit, A.shape[1], args[9], args[10], use_c) \
+        if args[3] == MODEL_REGISTER and not rowwise else None
     clear = False
     if grid is not None and lanes_exact(unit, unit.acc):
         clear, code, flags = cuda_run.float_acc_gemm(A, B, grid, C, use_c, args, results, status)
     elif native is not None:
         clear, code, flags = cuda_run.native_gemm(A, B, native, unit.a, unit.b, C, use_c, args, results, status)
+    elif register is not None:
+        clear, code, flags = cuda_run.register_gemm(A, B, register, C, use_c, args, results, status)
     else:
         code, flags = results()
         cuda_run.dot_array(A, B, rowwise, C, use_c, *args, code, flags, status)

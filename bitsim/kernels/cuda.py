@@ -37,6 +37,8 @@ compare_one = _G.compare_one
 encode_block = _G.encode_block
 block_encode_setup = _G.block_encode_setup
 dot_init = _G.dot_init
+register_add_integer = _G.register_add_integer
+register_result = _G.register_result
 dot_steps = _G.dot_steps
 dot_finish = _G.dot_finish
 block_dot_output = _G.block_dot_output
@@ -290,6 +292,26 @@ else:
 
 
 @cuda.jit(device=True)
+def clear_marks(row_bad, col_bad, ty, tx):
+    """This thread's slots of a lane kernel's row and column marks, zeroed (the caller synchronises)."""
+    for r in range(RB):
+        if ty == 0:
+            col_bad[tx + TILE * r] = 0
+        if tx == 0:
+            row_bad[ty + TILE * r] = 0
+
+
+@cuda.jit(device=True)
+def stage_values(A, B, ta, sa, tb, sb, row0, col0, k0, ty, tx, a_tile, b_tile, row_bad, col_bad, zero):
+    """This thread's part of a lane kernel's K slice from k0: a_tile[r, k] = ta[A[row0 + r, k0 + k]] and
+    b_tile[k, c] = tb[B[k0 + k, col0 + c]] (``zero`` outside the matrices), marking the rows and columns
+    that hold a special code (sa, sb)."""
+    for r in range(RB):
+        a_tile[ty + TILE * r, tx] = tile_value(A, row0 + ty + TILE * r, k0 + tx, ta, sa, row_bad, ty + TILE * r, zero)
+        b_tile[ty, tx + TILE * r] = tile_value(B, k0 + ty, col0 + tx + TILE * r, tb, sb, col_bad, tx + TILE * r, zero)
+
+
+@cuda.jit(device=True)
 def f64_lanes(a_tile, b_tile, ty, tx, acc, lost, mode, sh):
     """One K slice of ``float_acc_lanes_kernel`` for this thread's RB x RB outputs: each step adds a
     product exactly in float64 and rounds the sum on its words (``f64_round_hi``). Returns the largest
@@ -354,11 +376,8 @@ def float_acc_lanes_kernel(A, B, ta, sa, tb, sb, use_c, mode, sh, peak_hi, sums,
     tx = cuda.threadIdx.x
     row0 = int64(cuda.blockIdx.y) * SPAN
     col0 = int64(cuda.blockIdx.x) * SPAN
+    clear_marks(row_bad, col_bad, ty, tx)
     for r in range(RB):
-        if ty == 0:
-            col_bad[tx + TILE * r] = 0
-        if tx == 0:
-            row_bad[ty + TILE * r] = 0
         for c in range(RB):
             i = row0 + ty + TILE * r
             j = col0 + tx + TILE * c
@@ -367,11 +386,7 @@ def float_acc_lanes_kernel(A, B, ta, sa, tb, sb, use_c, mode, sh, peak_hi, sums,
     peak = uint32(0)
     cuda.syncthreads()
     for k0 in range(0, K, TILE):
-        for r in range(RB):
-            a_tile[ty + TILE * r, tx] = tile_value(A, row0 + ty + TILE * r, k0 + tx, ta, sa, row_bad, ty + TILE * r,
-                                                   float64(0))
-            b_tile[ty, tx + TILE * r] = tile_value(B, k0 + ty, col0 + tx + TILE * r, tb, sb, col_bad, tx + TILE * r,
-                                                   float64(0))
+        stage_values(A, B, ta, sa, tb, sb, row0, col0, k0, ty, tx, a_tile, b_tile, row_bad, col_bad, float64(0))
         cuda.syncthreads()
         peak = max(peak, f64_lanes(a_tile, b_tile, ty, tx, acc, lost_bits, mode, sh))
         cuda.syncthreads()
@@ -520,3 +535,64 @@ def native_gemm_kernel(Af, Bf, chunk, inner, outer, C, use_c, pc, p_acc, mode_ac
         out[t] = code
         flags[t] = uint8(f | start_flags | (FLAG_INEXACT if inexact else 0))
         status[t] = 0
+
+
+@cuda.jit(device=True)
+def int_lanes(a_tile, b_tile, ty, tx, acc):
+    """One K slice of ``register_gemm_kernel`` for this thread's RB x RB outputs: exact int64 sums of the
+    products of the operands' integer values."""
+    a = cuda.local.array(RB, dtype=np.int64)
+    b = cuda.local.array(RB, dtype=np.int64)
+    for kk in range(TILE):
+        for r in range(RB):
+            a[r] = a_tile[ty + TILE * r, kk]
+        for c in range(RB):
+            b[c] = b_tile[kk, tx + TILE * c]
+        for r in range(RB):
+            for c in range(RB):
+                acc[r * RB + c] += a[r] * b[c]
+
+
+@cuda.jit
+def register_gemm_kernel(A, B, ta, sa, tb, sb, C, use_c, pc, model, p_acc, mode_acc, frac, width, overflow, po,
+                         mode_out, shift, out, flags, status):
+    """D = C + A @ B for a register model (KulischAcc, IntAcc) whose whole dot fits an int64
+    (``register_fast.register_plan``): each output's exact integer sum of the operands' integer values
+    (tables ta, tb), then the register's own steps (the addend, the overflow rule, the one rounding:
+    ``core.accum``), as ``register_fast.register_dot_array`` does. Tiled as ``float_acc_lanes_kernel``;
+    status[t] = ST_REDO (the generic kernel computes it) for a row or column with an inf or NaN, else the
+    register's status."""
+    a_tile = cuda.shared.array((SPAN, TILE), dtype=np.int64)
+    b_tile = cuda.shared.array((TILE, SPAN), dtype=np.int64)
+    row_bad = cuda.shared.array(SPAN, dtype=uint8)
+    col_bad = cuda.shared.array(SPAN, dtype=uint8)
+    acc = cuda.local.array(LANES, dtype=np.int64)
+    M, K, N = A.shape[0], A.shape[1], B.shape[1]
+    ty = cuda.threadIdx.y
+    tx = cuda.threadIdx.x
+    row0 = int64(cuda.blockIdx.y) * SPAN
+    col0 = int64(cuda.blockIdx.x) * SPAN
+    clear_marks(row_bad, col_bad, ty, tx)
+    for q in range(LANES):
+        acc[q] = int64(0)
+    cuda.syncthreads()
+    for k0 in range(0, K, TILE):
+        stage_values(A, B, ta, sa, tb, sb, row0, col0, k0, ty, tx, a_tile, b_tile, row_bad, col_bad, int64(0))
+        cuda.syncthreads()
+        int_lanes(a_tile, b_tile, ty, tx, acc)
+        cuda.syncthreads()
+    for r in range(RB):
+        for c in range(RB):
+            i = row0 + ty + TILE * r
+            j = col0 + tx + TILE * c
+            if i < M and j < N:
+                t = i * N + j
+                if row_bad[ty + TILE * r] != 0 or col_bad[tx + TILE * c] != 0:
+                    status[t] = ST_REDO
+                    continue
+                state = dot_init(uint64(C[t]) if use_c else uint64(0), use_c, pc, model, p_acc, mode_acc, frac,
+                                 width, overflow)
+                hi, lo, st = register_add_integer(state[3], state[4], acc[r * RB + c], shift, width, overflow,
+                                                  state[6])
+                out[t], flags[t] = register_result(hi, lo, state[5], frac, po, mode_out)
+                status[t] = st

@@ -67,6 +67,8 @@ def _signatures():
         "fused_output_kernel": (m64, m64, t.boolean, u64, t.boolean, P, F, u32),
         "fused_gemm_kernel": (m64, m64, u64, t.boolean, P, F, u32),
         "native_gemm_kernel": (v64, v64, i, step, step, u64, t.boolean, P, P, i, P, i, u64, u8, u8),
+        "register_gemm_kernel": (m64, m64, i64, u8, i64, u8, u64, t.boolean, P, i, P, i, i, i, i, P, i, i, u64, u8,
+                                 u8),
     }
 
 

@@ -194,6 +194,27 @@ def _redo_marked(dA, dB, dC, use_c, args, d_out, d_flags, d_status) -> None:
     G.gemm_kernel[walkers, (G.TILE, G.TILE)](dA, dB, dC, use_c, *args, d_status, d_out, d_flags, d_status)
 
 
+def register_gemm(A, B, plan, C, use_c, args, results, status):
+    """``register_fast.register_dot_array`` on the GPU for D = C + A @ B (B (K, N)): ``plan`` is the unit's
+    ``register_plan`` (shift, integer-value and special tables), ``args`` the generic kernel's unit
+    arguments, ``results()`` as for ``float_acc_gemm``. The generic kernel computes the outputs with a
+    special operand. Returns (False, codes, flags): the caller checks the statuses (an addend off the
+    register's grid)."""
+    shift, ta, sa, tb, sb, _ = plan
+    (pa, pb, pc, model, p_acc, mode_acc, p_inner, mode_inner, chunk, frac, width, overflow, p_prod, po,
+     mode_out) = args
+    M, N = A.shape[0], B.shape[1]
+    dA, dB, dC, d_status = (on_device(x) for x in (A, B, C, status))
+    out, flags = results()
+    d_out, d_flags = on_device(out), on_device(flags)
+    G.register_gemm_kernel[(-(-N // G.SPAN), -(-M // G.SPAN)), (G.TILE, G.TILE)](
+        dA, dB, _device_table(ta), _device_table(sa), _device_table(tb), _device_table(sb), dC, use_c, pc, model,
+        p_acc, mode_acc, frac, width, overflow, po, mode_out, shift, d_out, d_flags, d_status)
+    _redo_marked(dA, dB, dC, use_c, args, d_out, d_flags, d_status)
+    _copy_back((out, flags, status), (d_out, d_flags, d_status))
+    return False, out, flags
+
+
 def _float64_values(d_codes, fmt):
     """The values of a device array of ``fmt`` codes as a device float64 array (exact: the native plan
     checks the range and precision), through the GPU's conversion to binary64."""
