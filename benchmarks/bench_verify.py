@@ -60,9 +60,11 @@ def render(rows, shards, repeats):
         minutes = ALL_PAIRS / rate / 60
         goal = f"<= 15 min: {'met' if minutes <= 15 else 'NOT met'}" if "all 2**32" in label else "-"
         lines.append(f"| {label} | {rate / 1e6:,.1f} | {rate / base:.2f}x | {minutes:,.1f} | {goal} |")
-    lines += ["", "Speed-up with workers needs workers that own real cores: where the CPUs are shared (as on the "
-              "2-CPU machine these figures come from), the in-process run already uses every CPU through Numba "
-              "and a shard's NumPy oracle is memory-bound, so a second worker adds little (docs/verify.md).", ""]
+    one, two = rows[1][1], rows[2][1]
+    lines += ["", f"Workers: 2 give {two / one:.2f}x the rate of 1 (each worker is one single-threaded process). The "
+              "in-process run already uses every CPU through Numba's threads, so on a machine with as few CPUs "
+              "as workers the cluster only matches it; the cluster is for more machines, or more cores than one "
+              "process's threads use well (docs/verify.md).", ""]
     return "\n".join(lines)
 
 

@@ -312,6 +312,15 @@ def stage_values(A, B, ta, sa, tb, sb, row0, col0, k0, ty, tx, a_tile, b_tile, r
 
 
 @cuda.jit(device=True)
+def load_operands(a_tile, b_tile, ty, tx, kk, a, b):
+    """This thread's RB row values and RB column values of step kk of a lane kernel's K slice."""
+    for r in range(RB):
+        a[r] = a_tile[ty + TILE * r, kk]
+    for c in range(RB):
+        b[c] = b_tile[kk, tx + TILE * c]
+
+
+@cuda.jit(device=True)
 def f64_lanes(a_tile, b_tile, ty, tx, acc, lost, mode, sh):
     """One K slice of ``float_acc_lanes_kernel`` for this thread's RB x RB outputs: each step adds a
     product exactly in float64 and rounds the sum on its words (``f64_round_hi``). Returns the largest
@@ -320,10 +329,7 @@ def f64_lanes(a_tile, b_tile, ty, tx, acc, lost, mode, sh):
     b = cuda.local.array(RB, dtype=np.float64)
     peak = uint32(0)
     for kk in range(TILE):
-        for r in range(RB):
-            a[r] = a_tile[ty + TILE * r, kk]
-        for c in range(RB):
-            b[c] = b_tile[kk, tx + TILE * c]
+        load_operands(a_tile, b_tile, ty, tx, kk, a, b)
         for r in range(RB):
             for c in range(RB):
                 hi, lo = f64_words(exact_add(acc[r * RB + c], exact_mul(a[r], b[c])))
@@ -544,10 +550,7 @@ def int_lanes(a_tile, b_tile, ty, tx, acc):
     a = cuda.local.array(RB, dtype=np.int64)
     b = cuda.local.array(RB, dtype=np.int64)
     for kk in range(TILE):
-        for r in range(RB):
-            a[r] = a_tile[ty + TILE * r, kk]
-        for c in range(RB):
-            b[c] = b_tile[kk, tx + TILE * c]
+        load_operands(a_tile, b_tile, ty, tx, kk, a, b)
         for r in range(RB):
             for c in range(RB):
                 acc[r * RB + c] += a[r] * b[c]
