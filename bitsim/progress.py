@@ -5,8 +5,9 @@
         ...
         bar.update(note=d.name)      # one more item done; the note goes after the count
 
-Each update rewrites the line (carriage return); the last item ends it with a newline. Nothing is written
-to stdout, so a command's results stay machine-readable.
+On a terminal each update rewrites the line (carriage return) and the last item ends it with a newline.
+Into a file or a pipe (a CI log) a bar writes one whole line per tenth of the work instead, so the log
+stays readable. Nothing is written to stdout, so a command's results stay machine-readable.
 """
 
 from __future__ import annotations
@@ -19,9 +20,16 @@ WIDTH = 30
 class Progress:
     """``label [#####.....] done/total note`` on stderr, or nothing with ``quiet``."""
 
-    def __init__(self, label: str, total: int, quiet: bool = False, done: int = 0, stream=None):
+    def __init__(self, label: str, total: int, quiet: bool = False, done: int = 0, stream=None,
+                 interactive: bool | None = None):
         self.label, self.total, self.quiet, self.done = label, max(int(total), 0), bool(quiet), int(done)
         self.stream = sys.stderr if stream is None else stream
+        isatty = getattr(self.stream, "isatty", None)
+        self.interactive = bool(isatty and isatty()) if interactive is None else bool(interactive)
+        self._tenth = self._tenths()
+
+    def _tenths(self) -> int:
+        return 10 * self.done // max(self.total, 1)
 
     def update(self, step: int = 1, note: str = "") -> None:
         """``step`` more items done; redraw the line with ``note``."""
@@ -30,7 +38,10 @@ class Progress:
             return
         filled = WIDTH * self.done // max(self.total, 1)
         tail = f" {note}" if note else ""
-        self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (WIDTH - filled)}] {self.done}/{self.total}{tail}")
-        if self.done >= self.total:
-            self.stream.write("\n")
+        line = f"{self.label} [{'#' * filled}{'.' * (WIDTH - filled)}] {self.done}/{self.total}{tail}"
+        if self.interactive:
+            self.stream.write("\r" + line + ("\n" if self.done >= self.total else ""))
+        elif self._tenths() > self._tenth or self.done >= self.total:
+            self._tenth = self._tenths()
+            self.stream.write(line + "\n")
         self.stream.flush()
