@@ -120,6 +120,8 @@ def test_losses_against_numpy():
     ref = p.copy()
     ref[np.arange(4), y] -= 1
     assert np.array_equal(g.values, (ref / 4 * 8.0).astype(np.float32).astype(np.float64))
+    far = q32(np.array([[0.0, 1000.0, -1000.0]]))                   # p[label] underflows to 0 in float64
+    assert nn.softmax_cross_entropy(far, np.array([2]), Q32, ctx)[0] == 2000.0
     loss, g = nn.sse(q32(z), y, Q32, ctx)
     t = np.eye(5)[y]
     assert loss == 0.5 * np.sum((z - t) ** 2) and np.array_equal(g.values, z - t)

@@ -5,8 +5,9 @@ Arithmetic: both losses read the logits' exact values and compute the gradient i
 once (the ``grad_quant`` quantiser, point ``loss.grad``). The same on every platform: the softmax's
 exponentials are computed to 34 significant digits by Python's ``decimal`` module and rounded to binary64
 (NumPy's and libm's exp differ between builds and CPUs), the row sums are correctly rounded
-(``math.fsum``), and the rest are IEEE binary64 operations. The loss value (a metric only) uses NumPy's
-log. ``sse``'s gradient y - t is one float64 subtraction, exact whenever |y| < 2**29 for fp32 logits
+(``math.fsum``), and the rest are IEEE binary64 operations. The loss value (a metric only) is
+log(sum e) - (z[label] - max z) with NumPy's log: -log p[label], finite even where p[label] underflows
+to 0. ``sse``'s gradient y - t is one float64 subtraction, exact whenever |y| < 2**29 for fp32 logits
 (always for narrower formats).
 
 Loss scaling: the gradient is multiplied by ``scale`` (S) in float64 before the one rounding. For S a
@@ -68,10 +69,12 @@ def softmax_cross_entropy(logits: QTensor, labels, grad_quant, ctx, scale=1.0):
     z = _logits(logits, "softmax_cross_entropy")
     n, classes = z.shape
     y = _labels(labels, n, classes, "softmax_cross_entropy")
-    e = _exp(z - z.max(axis=1, keepdims=True))
-    p = e / np.array([math.fsum(row) for row in e])[:, None]
+    shifted = z - z.max(axis=1, keepdims=True)
+    e = _exp(shifted)
+    total = np.array([math.fsum(row) for row in e])
+    p = e / total[:, None]
     rows = np.arange(n)
-    loss = float(np.mean(-np.log(p[rows, y])))
+    loss = float(np.mean(np.log(total) - shifted[rows, y]))     # -log p[label], finite where p underflows
     g = p.copy()
     g[rows, y] -= 1.0
     return loss, _finish(g / n, scale, grad_quant, ctx)
