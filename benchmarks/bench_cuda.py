@@ -85,6 +85,27 @@ def bench_blocks(n, repeats):
     return rows
 
 
+def bench_fixed(n, repeats):
+    """bitsim.fixed on n elements: (label, gpu elem/s, cpu elem/s, None) rows."""
+    rng = np.random.default_rng(3)
+    q8, acc16 = bitsim.FixedFormat(8, 4), bitsim.FixedFormat(16, 6, overflow="wrap")
+    s64 = bitsim.FixedFormat(64, 40)
+    cases = [("fixed mul q8.4 x q8.4 -> 16-bit wrap, rne", bitsim.fixed.mul, q8, acc16, {}),
+             ("fixed add 64-bit (frac 40) -> 64-bit (frac 20), rne", bitsim.fixed.add, s64,
+              bitsim.FixedFormat(64, 20), {}),
+             ("fixed mul q8.4 x q8.4 -> 16-bit wrap, sr (16 bits)", bitsim.fixed.mul, q8, acc16,
+              {"sr_bits": 16, "seed": 1})]
+    rows = []
+    for label, fn, fmt, out, kw in cases:
+        a, b = (rng.integers(0, 1 << fmt.bits, n, dtype=np.uint64).astype(fmt.code_dtype) for _ in range(2))
+        ad, bd = cuda.to_device(a), cuda.to_device(b)
+        mode = "sr" if kw else "rne"
+        gpu = n / gpu_seconds(lambda: fn(ad, bd, fmt, fmt, out, mode, **kw), repeats)
+        cpu = n / median_seconds(lambda: fn(a, b, fmt, fmt, out, mode, backend="cpu", **kw), max(1, repeats // 3))
+        rows.append((label, gpu, cpu, None))
+    return rows
+
+
 def bench_gemm(size, repeats, torch):
     fp16 = bitsim.format("fp16")
     rng = np.random.default_rng(2)
@@ -111,7 +132,7 @@ def bench_gemm(size, repeats, torch):
     return rows, ref, cpu_size
 
 
-def render(enc, blocks, gemm, gemm_ref, cpu_size, args):
+def render(enc, blocks, fixed, gemm, gemm_ref, cpu_size, args):
     dev = cuda.get_current_device()
     name = dev.name.decode() if isinstance(dev.name, bytes) else dev.name
     lines = ["# Performance on a GPU (CUDA backend)", "",
@@ -128,6 +149,9 @@ def render(enc, blocks, gemm, gemm_ref, cpu_size, args):
             and "mx" not in label else "-"
         lines.append(f"| {label} | {gpu / 1e9:,.1f} | {cpu / 1e9:,.2f} | {gpu / cpu:,.0f}x | {torch_cols[0]} | "
                      f"{torch_cols[1]} | {goal} |")
+    lines += ["", f"## Fixed-point ops ({args.n // 4:,} elements, codes on the GPU)", "",
+              "| op | bitsim cuda (G elem/s) | bitsim cpu (G elem/s) | cuda / cpu |", "|---|---:|---:|---:|"]
+    lines += [f"| {label} | {gpu / 1e9:,.1f} | {cpu / 1e9:,.2f} | {gpu / cpu:,.0f}x |" for label, gpu, cpu, _ in fixed]
     lines += ["", f"## GEMM {args.gemm}^3 through dot-product units (codes on the GPU)", "",
               f"CPU column: {cpu_size}^3 on the same machine. torch fp16 matmul (tensor cores, fp32 accumulate) "
               f"{args.gemm}^3 in the same run: " + ("-" if gemm_ref is None else f"{gemm_ref / 1e9:,.0f} G MAC/s") + ".",
@@ -165,8 +189,9 @@ def main():
     torch = torch_module()
     enc = bench_encode(args.n, args.repeats, torch)
     blocks = bench_blocks(min(args.n, 1 << 26), args.repeats)
+    fixed = bench_fixed(args.n // 4, args.repeats)
     gemm, gemm_ref, cpu_size = bench_gemm(args.gemm, max(3, args.repeats // 3), torch)
-    emit(render(enc, blocks, gemm, gemm_ref, cpu_size, args), args.write, "w")
+    emit(render(enc, blocks, fixed, gemm, gemm_ref, cpu_size, args), args.write, "w")
 
 
 if __name__ == "__main__":

@@ -38,6 +38,17 @@ def operand_codes(x, fmt, name: str, hint: str = "") -> np.ndarray:
     return code_array(arr, fmt, name)
 
 
+def flat_operand(a, shape, name: str):
+    """An operand of the elementwise GPU kernels: flat, of the result's size or a single element (which the
+    kernels broadcast). A host operand of another shape is broadcast here; a device one must not need it."""
+    if a.size == 1 or tuple(a.shape) == tuple(shape):
+        return a.reshape(-1) if is_device_array(a) else np.ascontiguousarray(a).reshape(-1)
+    if is_device_array(a):
+        raise ValueError(f"{name}: a device operand of shape {tuple(a.shape)} must have the result's shape {shape} "
+                         "or a single element (broadcast it on the device first)")
+    return np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1)
+
+
 def as_device(x):
     """A Numba device-array view of a device array (CuPy, PyTorch, Numba), C-contiguous, no copy."""
     from numba import cuda

@@ -6,7 +6,9 @@ points aligned, full-width products) rounded once into ``out`` in the requested 
 or wrapped (modulo 2**out.bits) by ``out.overflow``; an overflow raises overflow and inexact in both
 cases. Operands broadcast like NumPy. Stochastic rounding takes ``sr_bits`` and ``seed``/``stream``/
 ``offset`` or explicit ``rand`` exactly as ``bitsim.encode`` (element i of the broadcast result uses
-counter ``offset + i``).
+counter ``offset + i``). ``backend=`` ("cpu" | "cuda" | None) chooses where the kernel runs, as for
+``bitsim.encode`` (``bitsim.backend``); both run the same core (``bitsim.core.fixed_arith``), so the codes
+and flags are the same, and device operands stay on the device.
 
 Default result formats hold every exact result (``exact_format``): for add/sub/mul the narrowest
 non-symmetric saturating format at the finer (add/sub) or summed (mul) fraction bits, signed only when
@@ -23,7 +25,8 @@ import contextlib
 import numba
 import numpy as np
 
-from bitsim.arrays import operand_codes
+from bitsim.arrays import flat_operand, operand_codes
+from bitsim.backend import choose, empty_like_input, is_device_array
 from bitsim.formats import FixedFormat, format as as_format
 from bitsim.kernels import fixed_cpu
 from bitsim.rounding import mode_code, stochastic_args
@@ -119,14 +122,17 @@ def _broadcast_shape(arrays, names) -> tuple:
                          + ", ".join(f"{name}{a.shape}" for name, a in zip(names, arrays))) from None
 
 
-def _run(op, operands, formats, out, n, rounding, sr):
+def _run(op, operands, formats, out, n, rounding, sr, backend):
     """Validate the operands and SR arguments ``sr`` = (sr_bits, seed, stream, offset, rand), run the
-    kernel; returns (codes of out, flags) in the broadcast shape."""
+    kernel of ``backend``; returns (codes of out, flags) in the broadcast shape."""
     names = "ab"[:len(operands)]
+    backend = choose(backend, *operands)
     arrays = [_operand(x, f, name) for x, f, name in zip(operands, formats, names)]
     shape = _broadcast_shape(arrays, names)
     mode = mode_code(rounding)
     sr_bits, seed, stream, offset, rand_flat = stochastic_args(rounding, *sr, shape)
+    if backend == "cuda":
+        return _run_cuda(op, arrays, formats, out, n, shape, mode, sr_bits, seed, stream, offset, rand_flat)
     a = _kernel_input(np.broadcast_to(arrays[0], shape))
     b = _kernel_input(np.broadcast_to(arrays[-1], shape) if len(arrays) == 2 else np.zeros(1))
     codes = np.empty(a.size, dtype=np.uint64)
@@ -137,28 +143,48 @@ def _run(op, operands, formats, out, n, rounding, sr):
     return codes.astype(out.code_dtype).reshape(shape), flags.reshape(shape)
 
 
-def _binary(op, name, a, b, fa, fb, out, rounding, sr):
+def _run_cuda(op, arrays, formats, out, n, shape, mode, sr_bits, seed, stream, offset, rand_flat):
+    """``_run``'s kernel on the GPU (``cuda.fixed_kernel``, the same core): device operands in place, results
+    as device arrays; host operands copied over and back."""
+    from bitsim.kernels import cuda_run
+    a = flat_operand(arrays[0], shape, "a")
+    b = flat_operand(arrays[1], shape, "b") if len(arrays) == 2 else np.zeros(1, dtype=np.uint8)
+    size = int(np.prod(shape, dtype=np.int64))
+    empty = empty_like_input(next((x for x in arrays if is_device_array(x)), arrays[0]))
+    codes, flags = empty(size, dtype=out.code_dtype), empty(size, dtype=np.uint8)
+    cuda_run.fixed_array(op, a, formats[0].params, b, formats[-1].params, out.params, n, mode, sr_bits, seed,
+                         stream, offset, rand_flat, codes, flags)
+    return codes.reshape(shape), flags.reshape(shape)
+
+
+def _binary(op, name, a, b, fa, fb, out, rounding, sr, backend):
     fa = _fixed_format(fa, "fa")
     fb = fa if fb is None else _fixed_format(fb, "fb")
     out = exact_format(name, fa, fb) if out is None else _result_format(out, "out")
-    return _run(op, (a, b), (fa, fb), out, 0, rounding, sr)
+    return _run(op, (a, b), (fa, fb), out, 0, rounding, sr, backend)
 
 
-def add(a, b, fa, fb=None, out=None, rounding="rne", *, sr_bits=None, seed=None, stream=0, offset=0, rand=None):
+def add(a, b, fa, fb=None, out=None, rounding="rne", *, sr_bits=None, seed=None, stream=0, offset=0, rand=None,
+        backend=None):
     """a + b (codes of fa and fb; fb defaults to fa) rounded once into ``out`` (default
     ``exact_format("add", fa, fb)``); returns (codes, flags)."""
-    return _binary(fixed_cpu.OP_ADD, "add", a, b, fa, fb, out, rounding, (sr_bits, seed, stream, offset, rand))
+    return _binary(fixed_cpu.OP_ADD, "add", a, b, fa, fb, out, rounding, (sr_bits, seed, stream, offset, rand),
+                   backend)
 
 
-def sub(a, b, fa, fb=None, out=None, rounding="rne", *, sr_bits=None, seed=None, stream=0, offset=0, rand=None):
+def sub(a, b, fa, fb=None, out=None, rounding="rne", *, sr_bits=None, seed=None, stream=0, offset=0, rand=None,
+        backend=None):
     """a - b rounded once into ``out`` (default ``exact_format("sub", fa, fb)``); returns (codes, flags)."""
-    return _binary(fixed_cpu.OP_SUB, "sub", a, b, fa, fb, out, rounding, (sr_bits, seed, stream, offset, rand))
+    return _binary(fixed_cpu.OP_SUB, "sub", a, b, fa, fb, out, rounding, (sr_bits, seed, stream, offset, rand),
+                   backend)
 
 
-def mul(a, b, fa, fb=None, out=None, rounding="rne", *, sr_bits=None, seed=None, stream=0, offset=0, rand=None):
+def mul(a, b, fa, fb=None, out=None, rounding="rne", *, sr_bits=None, seed=None, stream=0, offset=0, rand=None,
+        backend=None):
     """a * b (the full product, up to 128 bits) rounded once into ``out`` (default
     ``exact_format("mul", fa, fb)``); returns (codes, flags)."""
-    return _binary(fixed_cpu.OP_MUL, "mul", a, b, fa, fb, out, rounding, (sr_bits, seed, stream, offset, rand))
+    return _binary(fixed_cpu.OP_MUL, "mul", a, b, fa, fb, out, rounding, (sr_bits, seed, stream, offset, rand),
+                   backend)
 
 
 def _shift_amount(n) -> int:
@@ -167,7 +193,8 @@ def _shift_amount(n) -> int:
     return int(n)
 
 
-def shift(a, fa, n, out=None, rounding="rne", *, sr_bits=None, seed=None, stream=0, offset=0, rand=None):
+def shift(a, fa, n, out=None, rounding="rne", *, sr_bits=None, seed=None, stream=0, offset=0, rand=None,
+          backend=None):
     """a * 2**n rounded into ``out`` (an arithmetic shift; n < 0 shifts right with rounding). The default
     ``out`` is FixedFormat(fa.bits, fa.frac_bits - n, fa.signed): the same codes, exactly; returns (codes, flags)."""
     fa = _fixed_format(fa, "fa")
@@ -180,14 +207,16 @@ def shift(a, fa, n, out=None, rounding="rne", *, sr_bits=None, seed=None, stream
     else:
         out = _result_format(out, "out")
     n = max(-SHIFT_LIMIT, min(SHIFT_LIMIT, n))
-    return _run(fixed_cpu.OP_SHIFT, (a,), (fa,), out, n, rounding, (sr_bits, seed, stream, offset, rand))
+    return _run(fixed_cpu.OP_SHIFT, (a,), (fa,), out, n, rounding, (sr_bits, seed, stream, offset, rand), backend)
 
 
-def requantize(a, fa, out, rounding="rne", *, sr_bits=None, seed=None, stream=0, offset=0, rand=None):
+def requantize(a, fa, out, rounding="rne", *, sr_bits=None, seed=None, stream=0, offset=0, rand=None,
+               backend=None):
     """Codes of fa rounded into the format ``out`` (``shift`` by 0); returns (codes, flags)."""
     if out is None:
         raise ValueError("requantize needs out= (the result format)")
-    return shift(a, fa, 0, out, rounding, sr_bits=sr_bits, seed=seed, stream=stream, offset=offset, rand=rand)
+    return shift(a, fa, 0, out, rounding, sr_bits=sr_bits, seed=seed, stream=stream, offset=offset, rand=rand,
+                 backend=backend)
 
 
 __all__ = ["add", "sub", "mul", "shift", "requantize", "exact_format"]

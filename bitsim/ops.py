@@ -28,7 +28,7 @@ import functools
 
 import numpy as np
 
-from bitsim.arrays import operand_codes
+from bitsim.arrays import flat_operand, operand_codes
 from bitsim.core.arith import OP_ADD, OP_DIV, OP_FMA, OP_MUL, OP_SQRT, OP_SUB
 from bitsim.core.compare import (
     CMP_EQ, CMP_LE, CMP_LT, SEL_MAXIMUM, SEL_MAXIMUM_NUMBER, SEL_MINIMUM, SEL_MINIMUM_NUMBER, SIGN_ABS, SIGN_NEGATE,
@@ -110,19 +110,9 @@ def _arith(op, operands, fmt, rounding, in_formats, sr_bits, seed, stream, offse
     return out.reshape(shape), flags.reshape(shape)
 
 
-def _flat_operand(a, shape, name):
-    """An operand of the GPU kernels: flat, of the result's size or a single element."""
-    if a.size == 1 or tuple(a.shape) == tuple(shape):
-        return a.reshape(-1) if is_device_array(a) else np.ascontiguousarray(a).reshape(-1)
-    if is_device_array(a):
-        raise ValueError(f"{name}: a device operand of shape {tuple(a.shape)} must have the result's shape {shape} "
-                         "or a single element (broadcast it on the device first)")
-    return np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1)
-
-
 def _arith_cuda(op, arrays, formats, out_fmt, shape, mode, sr_bits, seed, stream, offset, rand_flat, tiny_before):
     """The elementwise op on the GPU: the core per element (the CPU's lookup tables hold the same codes)."""
-    flat = [_flat_operand(a, shape, "abc"[i]) for i, a in enumerate(arrays)]
+    flat = [flat_operand(a, shape, "abc"[i]) for i, a in enumerate(arrays)]
     while len(flat) < 3:
         flat.append(np.zeros(1, dtype=np.uint8))
     params = [f.params for f in formats] + [formats[0].params] * (3 - len(formats))
@@ -282,7 +272,7 @@ def _select_cuda(op, a, b, fmt):
         shape = np.broadcast_shapes(tuple(a.shape), tuple(b.shape))
     except ValueError:
         raise ValueError(f"operand shapes do not broadcast: a{tuple(a.shape)}, b{tuple(b.shape)}") from None
-    fa, fb = _flat_operand(a, shape, "a"), _flat_operand(b, shape, "b")
+    fa, fb = flat_operand(a, shape, "a"), flat_operand(b, shape, "b")
     n = int(np.prod(shape, dtype=np.int64))
     empty = empty_like_input(a if is_device_array(a) else b)
     out = empty(n, dtype=fmt.code_dtype if op >= SEL_MINIMUM else np.uint8)

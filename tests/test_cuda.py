@@ -141,6 +141,62 @@ def test_ops_with_stochastic_rounding_and_broadcast_match_cpu():
     np.testing.assert_array_equal(host(got[1]), want[1])
 
 
+FIXED_CASES = [  # (fa, fb, out): saturate and wrap, symmetric, 128-bit products, binary points far apart
+    (bitsim.FixedFormat(8, 3), bitsim.FixedFormat(6, 1, signed=False), bitsim.FixedFormat(6, 2)),
+    (bitsim.FixedFormat(64, 40), bitsim.FixedFormat(64, 50), bitsim.FixedFormat(64, 90, overflow="wrap")),
+    (bitsim.FixedFormat(64, 0), bitsim.FixedFormat(64, 100), bitsim.FixedFormat(16, 2, symmetric=True)),
+]
+
+
+def fixed_operands(fa, fb, n=40, seed=0):
+    """Codes of both formats' range ends, small integers and random words, paired up."""
+    rng = np.random.default_rng(seed)
+
+    def codes(f):
+        ends = [0, 1, f.max_int, f.max_int - 1, (1 << f.bits) - 1, 1 << (f.bits - 1)]
+        return np.array(ends + list(rng.integers(0, 1 << f.bits, n - len(ends), dtype=np.uint64)),
+                        dtype=np.uint64).astype(f.code_dtype)
+    return codes(fa), codes(fb)
+
+
+@pytest.mark.parametrize("fa, fb, out", FIXED_CASES, ids=str)
+@pytest.mark.parametrize("mode", ["rne", "rup", "rto", "sr"])
+def test_fixed_point_ops_match_cpu(fa, fb, out, mode):
+    a, b = fixed_operands(fa, fb)
+    kw = {"sr_bits": 9, "seed": 5, "offset": 2} if mode == "sr" else {}
+    for op in ("add", "sub", "mul"):
+        fn = getattr(bitsim.fixed, op)
+        want = fn(a, b, fa, fb, out, mode, **kw)
+        got = fn(a, b, fa, fb, out, mode, backend="cuda", **kw)
+        for g, w in zip(got, want):
+            assert g.dtype == w.dtype
+            np.testing.assert_array_equal(g, w, err_msg=f"{op} {fa} {fb} -> {out} {mode}")
+    for n in (-70, -3, 0, 5):
+        want = bitsim.fixed.shift(a, fa, n, out, mode, **kw)
+        got = bitsim.fixed.shift(a, fa, n, out, mode, backend="cuda", **kw)
+        for g, w in zip(got, want):
+            np.testing.assert_array_equal(g, w, err_msg=f"shift {n} {fa} -> {out} {mode}")
+
+
+def test_fixed_point_ops_on_device_arrays_broadcast_and_stay_on_the_device():
+    fa, out = bitsim.FixedFormat(8, 4), bitsim.FixedFormat(8, 2, overflow="wrap")
+    a, _ = fixed_operands(fa, fa, n=12)
+    scalar = np.array([0x9C], np.uint8)                            # one operand, broadcast by the kernel
+    want = bitsim.fixed.mul(a.reshape(3, 4), scalar, fa, out=out, rounding="sr", sr_bits=6, seed=3)
+    got = bitsim.fixed.mul(cuda.to_device(a.reshape(3, 4)), cuda.to_device(scalar), fa, out=out, rounding="sr",
+                           sr_bits=6, seed=3)
+    assert all(bitsim.backend.is_device_array(g) for g in got)
+    for g, w in zip(got, want):
+        assert g.shape == w.shape
+        np.testing.assert_array_equal(host(g), w)
+    want = bitsim.fixed.requantize(a, fa, out, "rna")
+    got = bitsim.fixed.requantize(cuda.to_device(a), fa, out, "rna")
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(host(g), w)
+    with pytest.raises(ValueError, match="must have the result's shape"):
+        bitsim.fixed.add(cuda.to_device(a.reshape(3, 4)), cuda.to_device(a[:4]), fa)
+
+
 @pytest.mark.parametrize("op, kw", [("eq", {}), ("lt", {}), ("le", {}), ("min", {"nan": "propagate"}),
                                     ("max", {"nan": "ignore"})])
 def test_compare_matches_cpu(op, kw):
@@ -208,6 +264,18 @@ def test_block_format_dots_match_cpu(name):
     B = bitsim.encode(np.ascontiguousarray(rng.standard_normal((K, 2))), unit.b)
     C = bitsim.encode(rng.standard_normal((2, 2)), unit.c)
     np.testing.assert_array_equal(bitsim.matmul(A, B, unit, C, backend="cuda"), bitsim.matmul(A, B, unit, C))
+    # BlockTensors held on the GPU (encoded there): "cuda" is chosen, results stay on the device
+    dA = bitsim.encode(cuda.to_device(x), unit.a)
+    dB = bitsim.encode(cuda.to_device(np.ascontiguousarray(rng.standard_normal((K, 2)))), unit.b)
+    B = bitsim.blocks.BlockTensor(host(dB.codes), host(dB.scales), dB.shape, dB.format)
+    got = bitsim.matmul(dA, dB, unit, cuda.to_device(C), return_flags=True)
+    assert all(bitsim.backend.is_device_array(g) for g in got)
+    for g, w in zip(got, bitsim.matmul(A, B, unit, C, return_flags=True)):
+        np.testing.assert_array_equal(host(g), w)
+    b_rows = rng.standard_normal((2, K))
+    want = bitsim.accum.block_dot(A, bitsim.encode(b_rows, unit.b.replace(axis=1)), unit)
+    got = bitsim.accum.block_dot(dA, bitsim.encode(cuda.to_device(b_rows), unit.b.replace(axis=1)), unit)
+    np.testing.assert_array_equal(host(got), want)
 
 
 def test_float_acc_grid_gemm_matches_cpu():
@@ -228,6 +296,14 @@ def test_float_acc_grid_gemm_matches_cpu():
             for g, w in zip(got, want):
                 assert g.dtype == w.dtype
                 np.testing.assert_array_equal(host(g), w, err_msg=mode)
+
+
+def row_pairs(A, B, C):
+    """Row-wise dot operands from a GEMM's: row i of A with column i of B (and C[i, i]), for as many rows
+    as both have; C may be None."""
+    n = min(A.shape[0], B.shape[1])
+    rows_c = None if C is None else np.ascontiguousarray(np.diagonal(C)[:n])
+    return np.ascontiguousarray(A[:n]), np.ascontiguousarray(B[:, :n].T), rows_c
 
 
 @pytest.mark.parametrize("unit,mode", [("fp32_seq", "rne"), ("wang_fp8", "rdn"),
@@ -251,7 +327,13 @@ def test_native_binary64_gemm_matches_cpu(unit, mode, monkeypatch):
     for addend, got in runs:
         for g, w in zip(got, bitsim.matmul(A, B, unit, addend, return_flags=True)):
             np.testing.assert_array_equal(host(g), w, err_msg=str(unit.acc))
-    assert len(calls) == 2                                            # the native path ran every time
+    rows_a, rows_b, rows_c = row_pairs(A, B, C)                       # row-wise dots: the kernel's rows variant
+    runs = [(rows_c, bitsim.dot(rows_a, rows_b, unit, rows_c, return_flags=True, backend="cuda")),
+            (None, bitsim.dot(cuda.to_device(rows_a), cuda.to_device(rows_b), unit, return_flags=True))]
+    for addend, got in runs:
+        for g, w in zip(got, bitsim.dot(rows_a, rows_b, unit, addend, return_flags=True)):
+            np.testing.assert_array_equal(host(g), w, err_msg=f"rows {unit.acc}")
+    assert len(calls) == 4                                            # the native path ran every time
 
 
 def test_register_int64_gemm_matches_cpu(monkeypatch):
@@ -284,7 +366,14 @@ def test_register_int64_gemm_matches_cpu(monkeypatch):
             bitsim.matmul(cuda.to_device(A), cuda.to_device(B), unit, cuda.to_device(C), return_flags=True)
         for g, w in zip(got, want):
             np.testing.assert_array_equal(host(g), w, err_msg=str(unit.acc))
-    assert len(calls) == len(units)              # a saturating register with an addend of any int32 would not
+        rows_a, rows_b, rows_c = row_pairs(A, B, C)                   # row-wise dots: register_rows_kernel
+        want = bitsim.dot(rows_a, rows_b, unit, rows_c, return_flags=True)
+        got = bitsim.dot(rows_a, rows_b, unit, rows_c, return_flags=True, backend="cuda") if n != 1 else \
+            bitsim.dot(cuda.to_device(rows_a), cuda.to_device(rows_b), unit, cuda.to_device(rows_c),
+                       return_flags=True)
+        for g, w in zip(got, want):
+            np.testing.assert_array_equal(host(g), w, err_msg=f"rows {unit.acc}")
+    assert len(calls) == 2 * len(units)          # a saturating register with an addend of any int32 would not
 
 
 def test_convolution_gemm_runs_on_cuda():
@@ -318,9 +407,9 @@ def test_backend_selection_and_errors(monkeypatch):
         bitsim.encode(x, "e4m3", backend="gpu")
     with pytest.raises(ValueError, match="an input is a CUDA device array"):
         bitsim.encode(cuda.to_device(x), "e4m3", backend="cpu")
-    with pytest.raises(ValueError, match="tensor-core"):
-        bitsim.dot(np.zeros((2, 32), np.uint8), np.zeros((2, 32), np.uint8), "nvidia_h100_e4m3_fp32_cublas",
-                   backend="cuda")
+    with pytest.raises(TypeError, match="library level.*host arrays"):
+        bitsim.dot(cuda.to_device(np.zeros((2, 32), np.uint8)), cuda.to_device(np.zeros((2, 32), np.uint8)),
+                   "nvidia_h100_e4m3_fp32_cublas")
     with pytest.raises(TypeError, match="bitsim.dataflow.relu runs on host"):
         bitsim.dataflow.relu(cuda.to_device(np.zeros((1, 1, 2, 2), np.uint8)), "e4m3")
     monkeypatch.setattr(cuda, "is_available", lambda: False)

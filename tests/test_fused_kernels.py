@@ -362,8 +362,8 @@ def test_cuda_untiled_gemm_ragged_and_empty():
 
 @SIMULATOR_WRAPS
 def test_cuda_gemm_through_a_library_level_matches_the_cpu():
-    """A ``_cublas`` preset (promotion every 128) and a split-K level: the chunk GEMMs on the GPU kernel,
-    the fp32 adds on the host, against the CPU's GEMM and rows."""
+    """A ``_cublas`` preset (promotion every 128) and a split-K level: the chunk GEMMs (and rows' chunk
+    chains) on the GPU kernels, the fp32 adds on the host, against the CPU's GEMM and rows."""
     rng = np.random.default_rng(9)
     A = bitsim.encode(rng.standard_normal((3, 136)) * 4, "e4m3")
     B = bitsim.encode(rng.standard_normal((136, 2)), "e4m3")
@@ -374,14 +374,16 @@ def test_cuda_gemm_through_a_library_level_matches_the_cpu():
         for c in (None, C):
             want = bitsim.matmul(A, B, u, c)
             assert_same(bitsim.matmul(A, B, u, c, backend="cuda"), want, u.name)
-            rows = bitsim.dot(np.repeat(A, 2, axis=0), np.tile(B.T, (3, 1)), u, None if c is None else c.reshape(-1))
-            assert_same(want.reshape(-1), rows, "rows")
+            rows_a, rows_b = np.repeat(A, 2, axis=0), np.tile(B.T, (3, 1))
+            rows_c = None if c is None else c.reshape(-1)
+            assert_same(want.reshape(-1), bitsim.dot(rows_a, rows_b, u, rows_c), "rows")
+            assert_same(want.reshape(-1), bitsim.dot(rows_a, rows_b, u, rows_c, backend="cuda"), "rows on cuda")
 
 
 def test_cuda_refuses_the_host_only_units():
     a = np.zeros((2, 32), np.uint8)
-    with pytest.raises(ValueError, match="GemmLevel.*CPU backend only"):
-        bitsim.dot(a, a, "nvidia_h100_e4m3_fp32_cublas", backend="cuda")
+    with pytest.raises(TypeError, match="GemmLevel.*host arrays"):
+        bitsim.dot(cuda.to_device(a), cuda.to_device(a), "nvidia_h100_e4m3_fp32_cublas")
     with pytest.raises(TypeError, match="GemmLevel.*host arrays"):
         bitsim.matmul(cuda.to_device(a), cuda.to_device(a.T.copy()), "nvidia_h100_e4m3_fp32_cublas")
     exact = dataclasses.replace(PRESETS["nvidia_h100_e4m3_fp32"], acc=dataclasses.replace(

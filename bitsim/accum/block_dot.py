@@ -24,7 +24,7 @@ import numpy as np
 
 from bitsim.accum.models import AccumulatorOverflow, FloatAcc, KulischAcc, kulisch_layout
 from bitsim.arrays import code_array
-from bitsim.backend import choose, is_device_array
+from bitsim.backend import choose, empty_like_input, is_device_array
 from bitsim.blocks.spec import BlockFormat, BlockTensor
 from bitsim.core.accum import REG_OVF_RAISE, REG_OVF_SATURATE, REG_OVF_WRAP, ST_OFF_GRID, ST_OVERFLOW
 from bitsim.formats import FixedFormat, FloatFormat, format as as_format
@@ -157,9 +157,8 @@ def _operand(T, fmt: BlockFormat, k_axis: int, name: str) -> BlockTensor:
     along ``k_axis``."""
     if not isinstance(T, BlockTensor):
         raise TypeError(f"{name} must be a BlockTensor (bitsim.encode(x, block_format)); got {type(T).__name__}")
-    if is_device_array(T.codes) or is_device_array(T.scales):
-        raise ValueError(f"{name}: block dots take BlockTensors held on the host (backend='cuda' copies them to the "
-                         "GPU); copy a device BlockTensor's codes and scales to the host first")
+    if is_device_array(T.codes) != is_device_array(T.scales):
+        raise ValueError(f"{name}: codes and scales must both be on the host or both on the GPU")
     if len(T.shape) != 2:
         raise ValueError(f"{name} must be a 2-D BlockTensor; got shape {tuple(T.shape)}")
     f = T.format
@@ -171,18 +170,18 @@ def _operand(T, fmt: BlockFormat, k_axis: int, name: str) -> BlockTensor:
     if length != fmt.tiling.size:
         raise ValueError(f"{name}: block length along K is {length} but the unit's is {fmt.tiling.size}")
     layout = f.tiling.layout(T.shape)
-    codes, scales = np.asarray(T.codes), np.asarray(T.scales)
-    if codes.shape != tuple(T.shape) or scales.shape != layout.scale_shape:
+    codes, scales = (x if is_device_array(x) else np.asarray(x) for x in (T.codes, T.scales))
+    if tuple(codes.shape) != tuple(T.shape) or tuple(scales.shape) != layout.scale_shape:
         raise ValueError(f"{name}: codes {codes.shape} and scales {scales.shape} do not match shape {tuple(T.shape)} "
                          f"(want scales {layout.scale_shape})")
     return BlockTensor(_codes(codes, f.element, f"{name}.codes"), _codes(scales, f.scale, f"{name}.scales"),
                        tuple(T.shape), f)
 
 
-def _codes(arr: np.ndarray, fmt, name: str) -> np.ndarray:
+def _codes(arr, fmt, name: str):
     """``code_array``, without its scan where the dtype is the format's and exactly as wide (every
-    value is then a code word)."""
-    if arr.dtype == fmt.code_dtype and arr.dtype.itemsize * 8 == fmt.bits:
+    value is then a code word); device arrays stay on the device."""
+    if not is_device_array(arr) and arr.dtype == fmt.code_dtype and arr.dtype.itemsize * 8 == fmt.bits:
         return np.ascontiguousarray(arr)
     return code_array(arr, fmt, name)
 
@@ -191,7 +190,7 @@ def _addend(c, fmt, shape, name):
     arr = code_array(c, fmt, name)
     if tuple(arr.shape) != tuple(shape):
         raise ValueError(f"{name} must have shape {tuple(shape)}; got {tuple(arr.shape)}")
-    return arr.reshape(-1).astype(np.uint64)
+    return arr.reshape(-1) if is_device_array(arr) else arr.reshape(-1).astype(np.uint64)
 
 
 def _float32_addend(C, fmt, shape):
@@ -205,7 +204,8 @@ def _float32_addend(C, fmt, shape):
 
 
 def _run(A: BlockTensor, SA, BT, SBT, rowwise: bool, c, unit: BlockDotUnit, n_out: int, backend: str):
-    """(codes of ``unit.out``, flags): every output of the unit on ``backend``."""
+    """(codes of ``unit.out``, flags): every output of the unit on ``backend``; with device operands the
+    results are device arrays (the kernel writes the codes in the output's dtype)."""
     if backend == "cuda":
         from bitsim.kernels import cuda_run as kernels
     else:
@@ -213,10 +213,16 @@ def _run(A: BlockTensor, SA, BT, SBT, rowwise: bool, c, unit: BlockDotUnit, n_ou
     frac, width = unit.register()
     use_c = c is not None
     C = c if use_c else np.zeros(1, np.uint64)
-    code = np.empty(n_out, dtype=np.uint64)
-    flags = np.empty(n_out, dtype=np.uint8)
-    status = np.zeros(n_out, dtype=np.uint8)
-    u64 = lambda x: np.ascontiguousarray(x, dtype=np.uint64)     # noqa: E731  (one signature for all formats)
+    on_device = any(is_device_array(x) for x in (A, BT, C))
+    empty = empty_like_input(A if on_device else C)
+    code = empty(n_out, dtype=unit.out.code_dtype if on_device else np.uint64)
+    flags = empty(n_out, dtype=np.uint8)
+    status = empty(n_out, dtype=np.uint8)
+
+    def u64(x):
+        """Host operands as contiguous uint64 (one compiled signature for all formats); device ones as they are."""
+        return x if is_device_array(x) else np.ascontiguousarray(x, dtype=np.uint64)
+
     L, overflow = unit.block_length, _REGISTER_OVERFLOW[unit.inner.overflow]
     tail = (C, use_c, unit.a.element.params, unit.b.element.params, unit.a.scale.params, unit.b.scale.params,
             unit.c.params, frac, width, overflow, unit.outer.fmt.params, mode_code(unit.outer.rounding),
@@ -224,6 +230,8 @@ def _run(A: BlockTensor, SA, BT, SBT, rowwise: bool, c, unit: BlockDotUnit, n_ou
             code, flags, status)
     plan = None if backend == "cuda" else block_register_plan(unit.a.element, unit.b.element, L, frac, width,
                                                                  overflow)
+    if backend == "cpu":
+        status[:] = 0
     if plan is None:
         kernels.block_dot_array(u64(A), u64(SA), u64(BT), u64(SBT), rowwise, L, *tail)
     else:
@@ -231,6 +239,8 @@ def _run(A: BlockTensor, SA, BT, SBT, rowwise: bool, c, unit: BlockDotUnit, n_ou
         sums = block_sums(ta[A], tb[BT], L, rowwise)
         block_dot_sums_array(u64(A), u64(SA), u64(BT), u64(SBT), rowwise, L, sums, shift, sa[A].any(axis=1),
                              sb[BT].any(axis=1), *tail)
+    if on_device:
+        status = status.copy_to_host() if kernels.device_max(status) else np.zeros(1, np.uint8)
     if status.any():
         t = int(np.flatnonzero(status)[0])
         if status[t] == ST_OVERFLOW:
@@ -238,7 +248,12 @@ def _run(A: BlockTensor, SA, BT, SBT, rowwise: bool, c, unit: BlockDotUnit, n_ou
         if status[t] == ST_OFF_GRID:
             raise ValueError(f"output {t}: a product is not a multiple of the register's quantum 2**-{frac}; give "
                              "KulischAcc a larger frac_bits")
-    return code.astype(unit.out.code_dtype), flags
+    return (code if on_device else code.astype(unit.out.code_dtype)), flags
+
+
+def _arrays(A, B, c) -> list:
+    """The arrays of a block dot's operands (for the backend choice): codes, scales and the addend."""
+    return [x for T in (A, B) if isinstance(T, BlockTensor) for x in (T.codes, T.scales)] + [c]
 
 
 def _resolve(unit):
@@ -257,9 +272,10 @@ def block_matmul(A: BlockTensor, B: BlockTensor, unit, C=None, *, return_flags=F
     flags, the OR over every rounding of the output (the addend's conversion, each block's conversion and
     addition, or its fused addition, and the conversion to ``unit.out``; 1 inexact, 2 underflow, 4 overflow,
     8 infinite, 16 invalid). ``backend``: "cpu" | "cuda" | None (``bitsim.backend``; the BlockTensors are
-    host arrays, copied to the GPU for "cuda")."""
+    host arrays, copied to the GPU for "cuda", or held on the GPU, which selects "cuda" and gives device
+    results)."""
     unit = _resolve(unit)
-    backend = choose(backend)
+    backend = choose(backend, *_arrays(A, B, C))
     A = _operand(A, unit.a, 1, "A")
     B = _operand(B, unit.b, 0, "B")
     if A.shape[1] != B.shape[0]:
@@ -282,7 +298,7 @@ def block_dot(A: BlockTensor, B: BlockTensor, unit, c=None, *, return_flags=Fals
     along axis 1 (B's format is ``unit.b`` with ``axis=1``); c (n,) codes of ``unit.c``. ``return_flags``
     as for ``block_matmul``."""
     unit = _resolve(unit)
-    backend = choose(backend)
+    backend = choose(backend, *_arrays(A, B, c))
     A = _operand(A, unit.a, 1, "A")
     B = _operand(B, unit.b, 1, "B")
     if A.shape != B.shape:

@@ -149,11 +149,13 @@ def _pairwise(terms: list, fmt) -> np.ndarray:
 # ------------------------------------------------------------------------------------------ evaluation
 
 
-def _chain_results(A, B, chunks, fmt_in, acc, instruction_k) -> np.ndarray:
-    """(n, len(chunks)) chain results, each chunk from c = +0; chunks of equal length share one call (the
-    compiled CPU kernel ``bitsim.kernels.fused_cpu.fused_rows``; the NumPy model for an exact window)."""
+def _chain_results(A, B, chunks, fmt_in, acc, instruction_k, chain=None) -> np.ndarray:
+    """(n, len(chunks)) chain results, each chunk from c = +0; chunks of equal length share one call of
+    ``chain`` (default the compiled CPU kernel ``bitsim.kernels.fused_cpu.fused_rows``; the NumPy model
+    for an exact window)."""
     from bitsim.kernels.fused_cpu import fused_rows, kernel_supports
-    chain = fused_rows if kernel_supports(acc) else fused_dot
+    if chain is None:
+        chain = fused_rows if kernel_supports(acc) else fused_dot
     n = A.shape[0]
     out = np.zeros((n, len(chunks)), np.int64)
     lengths = np.array([len(cols) for cols in chunks], np.int64)
@@ -162,18 +164,21 @@ def _chain_results(A, B, chunks, fmt_in, acc, instruction_k) -> np.ndarray:
         idx = np.stack([chunks[j] for j in which])                       # (m, length)
         a, b = A[:, idx].reshape(-1, length), B[:, idx].reshape(-1, length)  # row i * m + j: chunk j of row i
         d = chain(a, b, np.zeros(len(a), np.int64), fmt_in, acc, instruction_k=instruction_k)
-        out[:, which] = d.reshape(n, len(which))
+        out[:, which] = np.asarray(d).astype(np.int64).reshape(n, len(which))
     return out
 
 
-def gemm_dot(A, B, C, fmt_in, acc, gemm: GemmLevel, instruction_k=None) -> np.ndarray:
+def gemm_dot(A, B, C, fmt_in, acc, gemm: GemmLevel, instruction_k=None, chain=None) -> np.ndarray:
     """Rows of ``D = C + sum_k A[i,k] * B[i,k]`` through the GEMM level ``gemm`` over the chain of ``acc``.
 
     Args:
-        A, B: integer codes of ``fmt_in``, shape (n, K).
+        A, B: host integer codes of ``fmt_in``, shape (n, K).
         C: fp32 codes (the API's C, added in the epilogue), shape (n,), or None (beta = 0).
         fmt_in, acc, instruction_k: the instruction chain, as for ``fused_dot``.
         gemm: the library-level parameters.
+        chain: ``(a, b, c, fmt_in, acc, instruction_k=)`` -> the rows' chain results (a backend's compiled
+            fused rows, e.g. ``fused_cuda.fused_rows``; default the CPU's, or the NumPy model for an exact
+            window).
 
     Returns:
         int64 fp32 codes, shape (n,).
@@ -194,7 +199,7 @@ def gemm_dot(A, B, C, fmt_in, acc, gemm: GemmLevel, instruction_k=None) -> np.nd
             raise ValueError(f"gemm_dot: C must have shape ({n},); got {C.shape}")
     owners = [chunk_columns(cols, gemm) for cols in split_columns(A.shape[1], gemm)]
     flat = [chunk for chunks in owners for chunk in chunks]
-    results = _chain_results(A, B, flat, fmt_in, acc, step) if flat else np.zeros((n, 0), np.int64)
+    results = _chain_results(A, B, flat, fmt_in, acc, step, chain) if flat else np.zeros((n, 0), np.int64)
     first, columns = 0, []
     for chunks in owners:
         columns.append([results[:, j] for j in range(first, first + len(chunks))])

@@ -248,9 +248,9 @@ def _run_cpu(A, BT, rowwise, c, unit, args, n_out):
 
 def _run_cuda(A, B, rowwise, c, unit, args, n_out):
     """(codes, flags, status on the host or None if all clear) from the GPU kernels: the float64-lane GEMM
-    of a sequential FloatAcc where it applies (``lanes_exact``), else the native binary64 GEMM of a
-    sequential or chunked FloatAcc where it applies (``native_plan``), the int64 GEMM of a register model
-    where it applies (``register_plan``), else the generic kernels; device inputs stay there."""
+    of a sequential FloatAcc where it applies (``lanes_exact``), else the native binary64 GEMM or rows of a
+    sequential or chunked FloatAcc where it applies (``native_plan``), the int64 GEMM or rows of a register
+    model where it applies (``register_plan``), else the generic kernels; device inputs stay there."""
     from bitsim.kernels import cuda_run
     on_device = any(is_device_array(x) for x in (A, B, c))
     host = not on_device
@@ -269,16 +269,16 @@ def _run_cuda(A, B, rowwise, c, unit, args, n_out):
     # every kernel writes every output's status
     status = cuda_run.scratch("status", n_out, np.uint8) if on_device else np.empty(n_out, np.uint8)
     grid = float_acc_plan(unit, unit.acc) if args[3] == MODEL_FLOAT and not rowwise else None
-    native = native_plan(unit, A.shape[1]) if args[3] in (MODEL_FLOAT, MODEL_CHUNKED) and not rowwise else None
-    register = register_plan(unit, A.shape[1], args[9], args[10], use_c) \
-        if args[3] == MODEL_REGISTER and not rowwise else None
+    native = native_plan(unit, A.shape[1]) if args[3] in (MODEL_FLOAT, MODEL_CHUNKED) else None
+    register = register_plan(unit, A.shape[1], args[9], args[10], use_c) if args[3] == MODEL_REGISTER else None
     clear = False
     if grid is not None and lanes_exact(unit, unit.acc):
         clear, code, flags = cuda_run.float_acc_gemm(A, B, grid, C, use_c, args, results, status)
     elif native is not None:
-        clear, code, flags = cuda_run.native_gemm(A, B, native, unit.a, unit.b, C, use_c, args, results, status)
+        clear, code, flags = cuda_run.native_gemm(A, B, native, unit.a, unit.b, C, use_c, args, results, status,
+                                                  rowwise)
     elif register is not None:
-        clear, code, flags = cuda_run.register_gemm(A, B, register, C, use_c, args, results, status)
+        clear, code, flags = cuda_run.register_gemm(A, B, register, C, use_c, args, results, status, rowwise)
     else:
         code, flags = results()
         cuda_run.dot_array(A, B, rowwise, C, use_c, *args, code, flags, status)
@@ -361,10 +361,9 @@ def _fused(A, B, unit: TensorCoreUnit, c, backend, rowwise):
 
     A unit with a finite window runs on the compiled kernels (CPU: ``bitsim.kernels.fused_cpu``, CUDA:
     ``fused_cuda``; a GEMM without expanding A and B); with a library level, a GEMM's chunks are GEMMs of
-    its chunk columns and the fp32 adds run on the host (``gemm_matmul``). The exact window
-    (``window_bits=None``) runs on the NumPy model ``fused_dot``, and rows through a library level on
-    ``gemm_dot`` (whose chunk chains use the CPU kernel), both over rows -- a GEMM as M*N rows -- on the CPU
-    backend only."""
+    its chunk columns, and rows' chunks are rows of their chunk columns (``gemm_dot``), while the fp32 adds
+    run on the host. The exact window (``window_bits=None``) runs on the NumPy model ``fused_dot`` over
+    rows -- a GEMM as M*N rows -- on the CPU backend only."""
     if unit.gemm is None and fused_cpu.kernel_supports(unit.acc):
         if backend == "cuda":
             from bitsim.kernels import fused_cuda
@@ -372,20 +371,20 @@ def _fused(A, B, unit: TensorCoreUnit, c, backend, rowwise):
             return run(A, B, c, unit.fmt_in, unit.acc, unit.instruction_k)
         run = fused_cpu.fused_rows if rowwise else fused_cpu.fused_gemm
         return run(A, B, c, unit.fmt_in, unit.acc, unit.instruction_k).astype(unit.out.code_dtype)
-    if unit.gemm is not None and not rowwise and fused_cpu.kernel_supports(unit.acc):
+    if unit.gemm is not None and fused_cpu.kernel_supports(unit.acc):
         if any(is_device_array(x) for x in (A, B, c)):
             raise TypeError(f"{unit.name}: the library level (GemmLevel) runs on host arrays (its chunk columns "
                             "are gathered on the host); pass NumPy arrays")
         chain = None
         if backend == "cuda":
             from bitsim.kernels import fused_cuda
-            chain = fused_cuda.fused_gemm
-        return gemm_matmul(A, B, c, unit.fmt_in, unit.acc, unit.gemm, unit.instruction_k,
-                           chain).astype(unit.out.code_dtype)
+            chain = fused_cuda.fused_rows if rowwise else fused_cuda.fused_gemm
+        run = gemm_dot if rowwise else gemm_matmul
+        return run(A, B, c, unit.fmt_in, unit.acc, unit.gemm, unit.instruction_k, chain).astype(unit.out.code_dtype)
     if backend != "cpu":
-        what = "the library level (GemmLevel)" if unit.gemm is not None else "the exact window (window_bits=None)"
-        raise ValueError(f"{unit.name}: tensor-core units with {what} run on the CPU backend only (GEMMs with a "
-                         "library level and a finite window run on both); pass host arrays and backend='cpu'")
+        raise ValueError(f"{unit.name}: tensor-core units with the exact window (window_bits=None) run on the CPU "
+                         "backend only (units with a finite window run on both); pass host arrays and "
+                         "backend='cpu'")
     if not rowwise:                                    # one row per output
         M, N = A.shape[0], B.shape[1]
         c = None if c is None else np.asarray(c).reshape(-1)

@@ -24,6 +24,8 @@ RB = 2                               # float64-lane GEMM: each thread owns RB x 
                                      # an H100, RB = 2 (64 registers) beat 3 and 4 at 1024^3 to 4096^3)
 SPAN = TILE * RB                     # ... and a thread block SPAN x SPAN
 LANES = RB * RB
+ST_REDO = 255                        # a fast kernel's mark: the generic kernel computes this output instead
+ST_LOST = 254                        # the float64 lanes' mark for the finish: a rounding of this output's sum was inexact
 
 _G = build("cuda")
 output_index = _G.output_index
@@ -34,6 +36,7 @@ convert_one = _G.convert_one
 encode_fast = _G.encode_fast
 arith_one = _G.arith_one
 compare_one = _G.compare_one
+fixed_one = _G.fixed_one
 encode_block = _G.encode_block
 block_encode_setup = _G.block_encode_setup
 dot_init = _G.dot_init
@@ -106,6 +109,12 @@ def counter_bits_kernel(seed, stream, offset, bits, out):
         out[i] = random_bits(key, int64(offset) + i, bits)
 
 
+@cuda.jit(device=True)
+def broadcast_index(x, i, n):
+    """Element i of an operand of an n-element result: i, or 0 for a length-1 operand (broadcast)."""
+    return int64(i) if x.shape[0] == n else int64(0)
+
+
 @cuda.jit
 def arith_kernel(op, a, pa, b, pb, c, pc, po, mode, sr_bits, seed, stream, offset, rand, tiny_before, out,
                  flags):
@@ -115,9 +124,9 @@ def arith_kernel(op, a, pa, b, pb, c, pc, po, mode, sr_bits, seed, stream, offse
     use_rand = rand.shape[0] > 0
     for i in range(cuda.grid(1), n, cuda.gridsize(1)):
         r = element_rand(i, mode, use_rand, rand, key, offset, sr_bits)
-        ja = int64(i) if a.shape[0] == n else int64(0)
-        jb = int64(i) if b.shape[0] == n else int64(0)
-        jc = int64(i) if c.shape[0] == n else int64(0)
+        ja = broadcast_index(a, i, n)
+        jb = broadcast_index(b, i, n)
+        jc = broadcast_index(c, i, n)
         code, f = arith_one(op, uint64(a[ja]), pa, uint64(b[jb]), pb, uint64(c[jc]), pc, po, mode, r, sr_bits,
                             tiny_before)
         out[i] = code
@@ -129,9 +138,24 @@ def compare_kernel(op, a, b, p, out, flags):
     """``cpu.compare_array`` on the GPU; an operand of length 1 is broadcast."""
     n = out.shape[0]
     for i in range(cuda.grid(1), n, cuda.gridsize(1)):
-        ja = int64(i) if a.shape[0] == n else int64(0)
-        jb = int64(i) if b.shape[0] == n else int64(0)
+        ja = broadcast_index(a, i, n)
+        jb = broadcast_index(b, i, n)
         code, f = compare_one(op, uint64(a[ja]), uint64(b[jb]), p)
+        out[i] = code
+        flags[i] = f
+
+
+@cuda.jit
+def fixed_kernel(op, a, pa, b, pb, po, n, mode, sr_bits, seed, stream, offset, rand, out, flags):
+    """``fixed_cpu.fixed_array`` on the GPU; an operand of length 1 is broadcast (``a`` too)."""
+    count = out.shape[0]
+    key = stream_key(uint64(seed), uint64(stream))
+    use_rand = rand.shape[0] > 0
+    for i in range(cuda.grid(1), count, cuda.gridsize(1)):
+        r = element_rand(i, mode, use_rand, rand, key, offset, sr_bits)
+        ja = broadcast_index(a, i, count)
+        jb = broadcast_index(b, i, count)
+        code, f = fixed_one(op, uint64(a[ja]), pa, uint64(b[jb]), pb, po, n, mode, r, sr_bits)
         out[i] = code
         flags[i] = f
 
@@ -149,11 +173,15 @@ def block_encode_kernel(src, run_len, starts, lengths, src_p, elem_p, rule, plan
 
 @cuda.jit
 def dot_rows_kernel(A, BT, C, use_c, pa, pb, pc, model, p_acc, mode_acc, p_inner, mode_inner, chunk, frac, width,
-                    overflow, p_prod, po, mode_out, out, flags, status):
-    """Row-wise dots (``bitsim.dot``): output t = rows A[t] and BT[t], one thread each."""
+                    overflow, p_prod, po, mode_out, todo, out, flags, status):
+    """Row-wise dots (``bitsim.dot``): output t = rows A[t] and BT[t], one thread each; ``todo`` empty:
+    every output, else only those with todo[t] == ST_REDO (marked by a fast kernel)."""
     K = A.shape[1]
     stack = cuda.local.array(STACK_DEPTH, dtype=uint64)
+    every = todo.shape[0] == 0
     for t in range(cuda.grid(1), out.shape[0], cuda.gridsize(1)):
+        if not every and todo[t] != ST_REDO:
+            continue
         c = uint64(C[t]) if use_c else uint64(0)
         state = dot_init(c, use_c, pc, model, p_acc, mode_acc, frac, width, overflow)
         state = dot_steps(state, A, BT, t, t, 0, K, 0, K, pa, pb, model, p_acc, mode_acc, p_inner, mode_inner,
@@ -185,10 +213,6 @@ def tile_value(X, r, c, table, special, bad, slot, zero):
         if special[code]:
             bad[slot] = 1
     return v
-
-
-ST_REDO = 255        # the float64 lanes' mark: the generic kernel computes this output instead
-ST_LOST = 254        # the float64 lanes' mark for the finish: a rounding of this output's sum was inexact
 
 
 @cuda.jit
@@ -512,13 +536,16 @@ def native_lane(s, part, p, k, K, chunk, inner, outer):
 
 
 @cuda.jit
-def native_gemm_kernel(Af, Bf, chunk, inner, outer, C, use_c, pc, p_acc, mode_acc, po, mode_out, out, flags, status):
+def native_gemm_kernel(Af, Bf, rowwise, chunk, inner, outer, C, use_c, pc, p_acc, mode_acc, po, mode_out, out, flags,
+                       status):
     """D = C + A @ B for a sequential or chunked FloatAcc by the native binary64 path
     (``bitsim.kernels.float_acc_native``; the step is the same core function): Af (M, K), Bf (K, N) the
-    operands' values as float64 (exact), one output per thread, k in increasing order. status[t] = ST_REDO
+    operands' values as float64 (exact) -- or with ``rowwise`` row-wise dots, Bf (M, K) and output t
+    pairing Af[t] with Bf[t] -- one output per thread, k in increasing order. status[t] = ST_REDO
     (the generic kernel computes it instead) where a value is inf or NaN, the addend is, or a step says so
     (a tiny inexact sum, an overflow); else 0 with the code and flags written."""
-    M, K, N = Af.shape[0], Af.shape[1], Bf.shape[1]
+    M, K = Af.shape[0], Af.shape[1]
+    N = 1 if rowwise else Bf.shape[1]
     for t in range(cuda.grid(1), M * N, cuda.gridsize(1)):
         i = t // N
         j = t - i * N
@@ -527,7 +554,7 @@ def native_gemm_kernel(Af, Bf, chunk, inner, outer, C, use_c, pc, p_acc, mode_ac
         inexact = False
         for k in range(K):
             a = Af[i, k]
-            b = Bf[k, j]
+            b = Bf[i, k] if rowwise else Bf[k, j]
             bad = bad or not (math.isfinite(a) and math.isfinite(b))
             if bad:                                        # the generic kernel takes this output
                 break
@@ -589,13 +616,40 @@ def register_gemm_kernel(A, B, ta, sa, tb, sb, C, use_c, pc, model, p_acc, mode_
             i = row0 + ty + TILE * r
             j = col0 + tx + TILE * c
             if i < M and j < N:
-                t = i * N + j
-                if row_bad[ty + TILE * r] != 0 or col_bad[tx + TILE * c] != 0:
-                    status[t] = ST_REDO
-                    continue
-                state = dot_init(uint64(C[t]) if use_c else uint64(0), use_c, pc, model, p_acc, mode_acc, frac,
-                                 width, overflow)
-                hi, lo, st = register_add_integer(state[3], state[4], acc[r * RB + c], shift, width, overflow,
-                                                  state[6])
-                out[t], flags[t] = register_result(hi, lo, state[5], frac, po, mode_out)
-                status[t] = st
+                bad = row_bad[ty + TILE * r] != 0 or col_bad[tx + TILE * c] != 0
+                register_output(i * N + j, bad, acc[r * RB + c], C, use_c, pc, model, p_acc, mode_acc, frac, width,
+                                overflow, po, mode_out, shift, out, flags, status)
+
+
+@cuda.jit(device=True)
+def register_output(t, bad, total, C, use_c, pc, model, p_acc, mode_acc, frac, width, overflow, po, mode_out, shift,
+                    out, flags, status):
+    """Output t of a register model from its exact int64 sum of integer values ``total``: the register's
+    steps (the addend, the overflow rule, the one rounding), or status ST_REDO when ``bad`` (an inf or
+    NaN operand: the generic kernel computes it)."""
+    if bad:
+        status[t] = ST_REDO
+        return
+    state = dot_init(uint64(C[t]) if use_c else uint64(0), use_c, pc, model, p_acc, mode_acc, frac, width, overflow)
+    hi, lo, st = register_add_integer(state[3], state[4], total, shift, width, overflow, state[6])
+    out[t], flags[t] = register_result(hi, lo, state[5], frac, po, mode_out)
+    status[t] = st
+
+
+@cuda.jit
+def register_rows_kernel(A, BT, ta, sa, tb, sb, C, use_c, pc, model, p_acc, mode_acc, frac, width, overflow, po,
+                         mode_out, shift, out, flags, status):
+    """Row-wise dots (output t pairs A[t] with BT[t]) for a register model whose whole dot fits an int64, as
+    ``register_gemm_kernel`` does for a GEMM: one thread per output sums the products of the operands'
+    integer values (tables ta, tb) in int64, exactly, then ``register_output``."""
+    K = A.shape[1]
+    for t in range(cuda.grid(1), out.shape[0], cuda.gridsize(1)):
+        total = int64(0)
+        bad = False
+        for k in range(K):
+            a = A[t, k]
+            b = BT[t, k]
+            bad = bad or sa[a] != 0 or sb[b] != 0
+            total += ta[a] * tb[b]
+        register_output(t, bad, total, C, use_c, pc, model, p_acc, mode_acc, frac, width, overflow, po, mode_out,
+                        shift, out, flags, status)

@@ -44,6 +44,7 @@ def _signatures():
     step = t.Tuple((t.int64, t.int64, t.int64, t.int64, t.float64))
     i, u = t.int64, t.uint64
     dot = (m64, m64, u64, t.boolean, P, P, P, i, P, i, P, i, i, i, i, i, P, P, i, u64, u8, u8)
+    register = (m64, m64, i64, u8, i64, u8, u64, t.boolean, P, i, P, i, i, i, i, P, i, i, u64, u8, u8)
     return {
         "convert_kernel": (u32, P, P, i, i, u, u, u, u64, i, u8, u8),
         "encode_fast_kernel": (u32, P, i, i, u, u, u, u64, u8),
@@ -54,9 +55,10 @@ def _signatures():
         "or_kernel": (u8, u64),
         "arith_kernel": (i, u8, P, u8, P, u8, P, P, i, i, u, u, u, u64, i, u8, u8),
         "compare_kernel": (i, u16, u16, P, u16, u8),
+        "fixed_kernel": (i, u8, P, u16, P, P, i, i, i, u, u, u, u64, u32, u8),
         "block_encode_kernel": (u32, i, t.Array(t.int64, 1, "C"), t.Array(t.int64, 1, "C"), P, P, R, P, i, i, u, u,
                                 u, u64, u8, u8, i8),
-        "dot_rows_kernel": dot,
+        "dot_rows_kernel": (*dot[:-3], u8, *dot[-3:]),
         "gemm_kernel": (*dot[:-3], u8, *dot[-3:]),
         "grid_start_kernel": (u64, t.boolean, P, i, P, i, i, i, i, f64, u8, f64),
         "float_acc_lanes_kernel": (m64, m64, f64, u8, f64, u8, t.boolean, i, i, i, f64, u8),
@@ -66,9 +68,9 @@ def _signatures():
         "fused_decode_kernel": (m64, t.boolean, P, m64),
         "fused_output_kernel": (m64, m64, t.boolean, u64, t.boolean, P, F, u32),
         "fused_gemm_kernel": (m64, m64, u64, t.boolean, P, F, u32),
-        "native_gemm_kernel": (v64, v64, i, step, step, u64, t.boolean, P, P, i, P, i, u64, u8, u8),
-        "register_gemm_kernel": (m64, m64, i64, u8, i64, u8, u64, t.boolean, P, i, P, i, i, i, i, P, i, i, u64, u8,
-                                 u8),
+        "native_gemm_kernel": (v64, v64, t.boolean, i, step, step, u64, t.boolean, P, P, i, P, i, u64, u8, u8),
+        "register_gemm_kernel": register,
+        "register_rows_kernel": register,
     }
 
 

@@ -120,6 +120,11 @@ def compare_array(op, a, b, p, out, flags):
     _launch(G.compare_kernel, grid_1d(out.shape[0]), (op, a, b, p, out, flags), 2)
 
 
+def fixed_array(op, a, pa, b, pb, po, n, mode, sr_bits, seed, stream, offset, rand, out, flags):
+    _launch(G.fixed_kernel, grid_1d(out.shape[0]),
+            (op, a, pa, b, pb, po, n, mode, sr_bits, seed, stream, offset, rand, out, flags), 2)
+
+
 def block_encode_array(src, run_len, starts, lengths, src_p, elem_p, rule, plan, mode, sr_bits, seed, stream, offset,
                        rand, codes, scales, status):
     _launch(G.block_encode_kernel, grid_1d(scales.shape[0]),
@@ -134,7 +139,7 @@ def dot_array(A, B, rowwise, C, use_c, pa, pb, pc, model, p_acc, mode_acc, p_inn
     args = (A, B, C, use_c, pa, pb, pc, model, p_acc, mode_acc, p_inner, mode_inner, chunk, frac, width, overflow,
             p_prod, po, mode_out, out, flags, status)
     if rowwise:
-        _launch(G.dot_rows_kernel, grid_1d(out.shape[0]), args, 3)
+        _launch(G.dot_rows_kernel, grid_1d(out.shape[0]), (*args[:-3], _NO_TODO, *args[-3:]), 3)
         return
     M, N = A.shape[0], B.shape[1]
     blocks = (-(-N // G.TILE), -(-M // G.TILE))
@@ -184,33 +189,39 @@ def float_acc_gemm(A, B, grid, C, use_c, args, results, status):
     return True, out, flags
 
 
-def _redo_marked(dA, dB, dC, use_c, args, d_out, d_flags, d_status) -> None:
-    """The outputs marked ``cuda.ST_REDO`` by the generic kernel, without asking the host: a few thread
-    blocks per multiprocessor walk the tiles, skipping those with none; a float model's generic steps end
-    with status 0, so every status is then 0."""
+def _redo_marked(dA, dB, dC, use_c, args, d_out, d_flags, d_status, rowwise=False) -> None:
+    """The outputs marked ``cuda.ST_REDO`` by the generic kernel, without asking the host: for a GEMM a few
+    thread blocks per multiprocessor walk the tiles, skipping those with none; rows run ``dot_rows_kernel``
+    on the marked rows. A float model's generic steps end with status 0, so every status is then 0."""
+    if rowwise:
+        G.dot_rows_kernel[grid_1d(dA.shape[0])](dA, dB, dC, use_c, *args, d_status, d_out, d_flags, d_status)
+        return
     M, N = dA.shape[0], dB.shape[1]
     tiles = -(-N // G.TILE) * -(-M // G.TILE)
     walkers = min(tiles, 2 if G.SIMULATOR else 4 * _multiprocessors())
     G.gemm_kernel[walkers, (G.TILE, G.TILE)](dA, dB, dC, use_c, *args, d_status, d_out, d_flags, d_status)
 
 
-def register_gemm(A, B, plan, C, use_c, args, results, status):
-    """``register_fast.register_dot_array`` on the GPU for D = C + A @ B (B (K, N)): ``plan`` is the unit's
-    ``register_plan`` (shift, integer-value and special tables), ``args`` the generic kernel's unit
-    arguments, ``results()`` as for ``float_acc_gemm``. The generic kernel computes the outputs with a
-    special operand. Returns (False, codes, flags): the caller checks the statuses (an addend off the
-    register's grid)."""
+def register_gemm(A, B, plan, C, use_c, args, results, status, rowwise=False):
+    """``register_fast.register_dot_array`` on the GPU for D = C + A @ B (B (K, N)), or with ``rowwise``
+    row-wise dots (B (n, K)): ``plan`` is the unit's ``register_plan`` (shift, integer-value and special
+    tables), ``args`` the generic kernel's unit arguments, ``results()`` as for ``float_acc_gemm``. The
+    generic kernel computes the outputs with a special operand. Returns (False, codes, flags): the caller
+    checks the statuses (an addend off the register's grid)."""
     shift, ta, sa, tb, sb, _ = plan
     (pa, pb, pc, model, p_acc, mode_acc, p_inner, mode_inner, chunk, frac, width, overflow, p_prod, po,
      mode_out) = args
-    M, N = A.shape[0], B.shape[1]
     dA, dB, dC, d_status = (on_device(x) for x in (A, B, C, status))
     out, flags = results()
     d_out, d_flags = on_device(out), on_device(flags)
-    G.register_gemm_kernel[(-(-N // G.SPAN), -(-M // G.SPAN)), (G.TILE, G.TILE)](
-        dA, dB, _device_table(ta), _device_table(sa), _device_table(tb), _device_table(sb), dC, use_c, pc, model,
-        p_acc, mode_acc, frac, width, overflow, po, mode_out, shift, d_out, d_flags, d_status)
-    _redo_marked(dA, dB, dC, use_c, args, d_out, d_flags, d_status)
+    tables = (_device_table(ta), _device_table(sa), _device_table(tb), _device_table(sb))
+    unit = (dC, use_c, pc, model, p_acc, mode_acc, frac, width, overflow, po, mode_out, shift, d_out, d_flags, d_status)
+    if rowwise:
+        G.register_rows_kernel[grid_1d(A.shape[0])](dA, dB, *tables, *unit)
+    else:
+        M, N = A.shape[0], B.shape[1]
+        G.register_gemm_kernel[(-(-N // G.SPAN), -(-M // G.SPAN)), (G.TILE, G.TILE)](dA, dB, *tables, *unit)
+    _redo_marked(dA, dB, dC, use_c, args, d_out, d_flags, d_status, rowwise)
     _copy_back((out, flags, status), (d_out, d_flags, d_status))
     return False, out, flags
 
@@ -222,22 +233,22 @@ def _float64_values(d_codes, fmt):
     return convert(d_codes, fmt, "fp64", backend="cuda").view(np.float64)
 
 
-def native_gemm(A, B, plan, fa, fb, C, use_c, args, results, status):
-    """``float_acc_native.native_gemm`` on the GPU for D = C + A @ B (B (K, N)): ``plan`` is the unit's
-    ``native_plan`` (chunk, inner and outer step constants), fa / fb the operand formats, ``args`` the
-    generic kernel's unit arguments, ``results()`` as for ``float_acc_gemm``. One thread per output runs
-    the chain on the operands' float64 values; the generic kernel computes the outputs it marks. Returns
-    (True, codes, flags): every status ends 0."""
+def native_gemm(A, B, plan, fa, fb, C, use_c, args, results, status, rowwise=False):
+    """``float_acc_native.native_gemm`` on the GPU for D = C + A @ B (B (K, N)), or with ``rowwise``
+    ``native_dot_rows`` (B (n, K)): ``plan`` is the unit's ``native_plan`` (chunk, inner and outer step
+    constants), fa / fb the operand formats, ``args`` the generic kernel's unit arguments, ``results()`` as
+    for ``float_acc_gemm``. One thread per output runs the chain on the operands' float64 values; the
+    generic kernel computes the outputs it marks. Returns (True, codes, flags): every status ends 0."""
     (pa, pb, pc, model, p_acc, mode_acc, p_inner, mode_inner, chunk, frac, width, overflow, p_prod, po,
      mode_out) = args
-    M, N = A.shape[0], B.shape[1]
+    n_out = A.shape[0] * (1 if rowwise else B.shape[1])
     dA, dB, dC, d_status = (on_device(x) for x in (A, B, C, status))
     Af, Bf = _float64_values(dA, fa), _float64_values(dB, fb)
     out, flags = results()
     d_out, d_flags = on_device(out), on_device(flags)
-    G.native_gemm_kernel[grid_1d(M * N)](Af, Bf, *plan, dC, use_c, pc, p_acc, mode_acc, po, mode_out, d_out, d_flags,
-                                        d_status)
-    _redo_marked(dA, dB, dC, use_c, args, d_out, d_flags, d_status)
+    G.native_gemm_kernel[grid_1d(n_out)](Af, Bf, rowwise, *plan, dC, use_c, pc, p_acc, mode_acc, po, mode_out, d_out,
+                                        d_flags, d_status)
+    _redo_marked(dA, dB, dC, use_c, args, d_out, d_flags, d_status, rowwise)
     _copy_back((out, flags, status), (d_out, d_flags, d_status))
     return True, out, flags
 

@@ -3,7 +3,7 @@
 Every check runs the public API twice -- ``backend="cpu"`` on host arrays and the GPU on device arrays
 (no host copies on the way in) -- and compares code words and flags exactly. Inputs: float32 values
 spread over 2**-40 .. 2**40 mixed with uniformly random bit patterns (NaN, inf, subnormals, huge and
-tiny values); every 8-bit operand pair for the e4m3 ops; 512^3 and odd-shaped GEMMs for every
+tiny values); every 8-bit operand pair for the e4m3 ops and the fixed-point ops; 512^3 and odd-shaped GEMMs for every
 accumulator model. Prints one line per check and exits 1 on the first mismatch.
 
     python tests/long/verify_cuda.py [--n 16777216] [--gemm 512]
@@ -97,18 +97,23 @@ def verify_convert_and_decode():
               all_codes.size)
 
 
-def verify_ops(n):
+def every_byte_pair():
+    """(a, b): every pair of 8-bit codes, as two uint8 arrays of 65,536."""
     every = np.arange(1 << 16, dtype=np.uint32)
-    a8, b8 = (every >> 8).astype(np.uint8), (every & 255).astype(np.uint8)
+    return (every >> 8).astype(np.uint8), (every & 255).astype(np.uint8)
+
+
+def verify_ops(n):
+    a8, b8 = every_byte_pair()
     ad, bd = cuda.to_device(a8), cuda.to_device(b8)
     for op in ("add", "sub", "mul", "div"):
         for mode in MODES[:-1]:
             check(f"e4m3 {op} {mode}, every operand pair (CPU: lookup table)",
                   getattr(bitsim.ops, op)(ad, bd, "e4m3", mode), getattr(bitsim.ops, op)(a8, b8, "e4m3", mode),
-                  every.size)
+                  a8.size)
     for op in ("eq", "lt", "le", "min", "max"):
         check(f"e4m3 {op}, every operand pair", getattr(bitsim.ops, op)(ad, bd, "e4m3"),
-              getattr(bitsim.ops, op)(a8, b8, "e4m3"), every.size)
+              getattr(bitsim.ops, op)(a8, b8, "e4m3"), a8.size)
     rng = np.random.default_rng(3)
     for fmt in ("fp16", "bf16"):
         dt = bitsim.format(fmt).code_dtype
@@ -120,6 +125,30 @@ def verify_ops(n):
             for op, k in (("add", 2), ("mul", 2), ("div", 2), ("sqrt", 1), ("fma", 3)):
                 fn = getattr(bitsim.ops, op)
                 check(f"{fmt} {op} {mode}", fn(*dev[:k], fmt, mode, **kw), fn(*(a, b, c)[:k], fmt, mode, **kw), n)
+
+
+def verify_fixed(n):
+    """bitsim.fixed add/sub/mul/shift: every pair of 8-bit codes, and n random 64-bit pairs whose products
+    need 128 bits and whose binary points lie far apart, in every mode."""
+    a8, b8 = every_byte_pair()
+    s8, u8 = bitsim.FixedFormat(8, 3), bitsim.FixedFormat(8, 5, signed=False)
+    rng = np.random.default_rng(5)
+    a64, b64 = (rng.integers(0, 2**64, n, dtype=np.uint64) for _ in range(2))
+    s64, far = bitsim.FixedFormat(64, 40), bitsim.FixedFormat(64, 100)
+    cases = [((a8, b8), (s8, u8), bitsim.FixedFormat(8, 2)),
+             ((a8, b8), (s8, u8), bitsim.FixedFormat(6, 4, overflow="wrap")),
+             ((a64, b64), (s64, far), bitsim.FixedFormat(64, 60, overflow="wrap")),
+             ((a64, b64), (s64, far), bitsim.FixedFormat(32, 10, symmetric=True))]
+    for (a, b), (fa, fb), out in cases:
+        ad, bd = cuda.to_device(a), cuda.to_device(b)
+        for mode in MODES:
+            kw = sr(mode, 20)
+            for op in ("add", "sub", "mul"):
+                fn = getattr(bitsim.fixed, op)
+                check(f"fixed {op} {fa} {fb} -> {out} {mode}", fn(ad, bd, fa, fb, out, mode, **kw),
+                      fn(a, b, fa, fb, out, mode, backend="cpu", **kw), a.size)
+            check(f"fixed shift -37 {fa} -> {out} {mode}", bitsim.fixed.shift(ad, fa, -37, out, mode, **kw),
+                  bitsim.fixed.shift(a, fa, -37, out, mode, backend="cpu", **kw), a.size)
 
 
 def verify_blocks(n):
@@ -213,7 +242,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=1 << 24)
     ap.add_argument("--gemm", type=int, default=512)
-    ap.add_argument("--only", default="encode,convert,ops,blocks,gemm,lanes")
+    ap.add_argument("--only", default="encode,convert,ops,fixed,blocks,gemm,lanes")
     ap.add_argument("--formats", default=",".join(ELEMENT_FORMATS), help="element formats for the encode check")
     ap.add_argument("--simulator-dry-run", action="store_true", help="allow the CUDA simulator (tiny sizes only)")
     args = ap.parse_args()
@@ -223,7 +252,7 @@ def main():
     print(f"GPU: {getattr(cuda.get_current_device(), 'name', 'simulator')!r}")
     t0 = time.time()
     steps = {"encode": lambda: verify_encode(args.n, args.formats.split(",")), "convert": verify_convert_and_decode,
-             "ops": lambda: verify_ops(args.n), "blocks": lambda: verify_blocks(args.n),
+             "ops": lambda: verify_ops(args.n), "fixed": lambda: verify_fixed(args.n), "blocks": lambda: verify_blocks(args.n),
              "gemm": lambda: verify_gemm(args.gemm), "lanes": lambda: verify_lanes(args.gemm)}
     for name in args.only.split(","):
         try:
