@@ -378,14 +378,18 @@ def test_cuda_gemm_through_a_library_level_matches_the_cpu():
             rows_c = None if c is None else c.reshape(-1)
             assert_same(want.reshape(-1), bitsim.dot(rows_a, rows_b, u, rows_c), "rows")
             assert_same(want.reshape(-1), bitsim.dot(rows_a, rows_b, u, rows_c, backend="cuda"), "rows on cuda")
+    # device operands: the chunk columns are gathered on the GPU, the results come back as device arrays
+    for u in (PRESETS["nvidia_h100_e4m3_fp32_cublas"], split):
+        got = bitsim.matmul(cuda.to_device(A), cuda.to_device(B), u, cuda.to_device(C))
+        assert bitsim.backend.is_device_array(got)
+        assert_same(got.copy_to_host(), bitsim.matmul(A, B, u, C), f"device {u.name}")
+        rows_a, rows_b = np.repeat(A, 2, axis=0), np.tile(B.T, (3, 1))
+        got = bitsim.dot(cuda.to_device(rows_a), cuda.to_device(rows_b), u)
+        assert_same(got.copy_to_host(), bitsim.dot(rows_a, rows_b, u), f"device rows {u.name}")
 
 
 def test_cuda_refuses_the_host_only_units():
     a = np.zeros((2, 32), np.uint8)
-    with pytest.raises(TypeError, match="GemmLevel.*host arrays"):
-        bitsim.dot(cuda.to_device(a), cuda.to_device(a), "nvidia_h100_e4m3_fp32_cublas")
-    with pytest.raises(TypeError, match="GemmLevel.*host arrays"):
-        bitsim.matmul(cuda.to_device(a), cuda.to_device(a.T.copy()), "nvidia_h100_e4m3_fp32_cublas")
     exact = dataclasses.replace(PRESETS["nvidia_h100_e4m3_fp32"], acc=dataclasses.replace(
         PRESETS["nvidia_h100_e4m3_fp32"].acc, window_bits=None))
     with pytest.raises(ValueError, match="window_bits=None.*CPU backend only"):

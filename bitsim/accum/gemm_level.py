@@ -33,6 +33,7 @@ import numpy as np
 
 from bitsim import ops
 from bitsim.accum.fused import _as_float_format, _check_acc, _code_array, fused_dot
+from bitsim.backend import is_device_array
 from bitsim.formats import format as lookup_format
 from bitsim.formats.spec import _check_choice, _check_int
 
@@ -149,10 +150,21 @@ def _pairwise(terms: list, fmt) -> np.ndarray:
 # ------------------------------------------------------------------------------------------ evaluation
 
 
-def _chain_results(A, B, chunks, fmt_in, acc, instruction_k, chain=None) -> np.ndarray:
+def take_host(X, idx, axis: int):
+    """``X[:, idx]`` (axis 1) or ``X[idx, :]`` (axis 0): how the library level gathers chunk columns of host
+    arrays (``bitsim.kernels.cuda_run.take`` gathers those of device arrays)."""
+    return X[:, idx] if axis == 1 else X[idx, :]
+
+
+def _host(x) -> np.ndarray:
+    """A chain's results on the host, where the library level's fp32 adds run (device results copied back)."""
+    return x.copy_to_host() if is_device_array(x) else np.asarray(x)
+
+
+def _chain_results(A, B, chunks, fmt_in, acc, instruction_k, chain=None, take=take_host) -> np.ndarray:
     """(n, len(chunks)) chain results, each chunk from c = +0; chunks of equal length share one call of
     ``chain`` (default the compiled CPU kernel ``bitsim.kernels.fused_cpu.fused_rows``; the NumPy model
-    for an exact window)."""
+    for an exact window) on the columns ``take`` gathers."""
     from bitsim.kernels.fused_cpu import fused_rows, kernel_supports
     if chain is None:
         chain = fused_rows if kernel_supports(acc) else fused_dot
@@ -161,14 +173,15 @@ def _chain_results(A, B, chunks, fmt_in, acc, instruction_k, chain=None) -> np.n
     lengths = np.array([len(cols) for cols in chunks], np.int64)
     for length in np.unique(lengths):
         which = np.flatnonzero(lengths == length)
-        idx = np.stack([chunks[j] for j in which])                       # (m, length)
-        a, b = A[:, idx].reshape(-1, length), B[:, idx].reshape(-1, length)  # row i * m + j: chunk j of row i
-        d = chain(a, b, np.zeros(len(a), np.int64), fmt_in, acc, instruction_k=instruction_k)
-        out[:, which] = np.asarray(d).astype(np.int64).reshape(n, len(which))
+        idx = np.concatenate([chunks[j] for j in which])                 # m chunks of ``length`` columns
+        a = take(A, idx, 1).reshape(n * len(which), length)             # row i * m + j: chunk j of row i
+        b = take(B, idx, 1).reshape(n * len(which), length)
+        d = chain(a, b, np.zeros(n * len(which), np.int64), fmt_in, acc, instruction_k=instruction_k)
+        out[:, which] = _host(d).astype(np.int64).reshape(n, len(which))
     return out
 
 
-def gemm_dot(A, B, C, fmt_in, acc, gemm: GemmLevel, instruction_k=None, chain=None) -> np.ndarray:
+def gemm_dot(A, B, C, fmt_in, acc, gemm: GemmLevel, instruction_k=None, chain=None, take=take_host) -> np.ndarray:
     """Rows of ``D = C + sum_k A[i,k] * B[i,k]`` through the GEMM level ``gemm`` over the chain of ``acc``.
 
     Args:
@@ -179,6 +192,8 @@ def gemm_dot(A, B, C, fmt_in, acc, gemm: GemmLevel, instruction_k=None, chain=No
         chain: ``(a, b, c, fmt_in, acc, instruction_k=)`` -> the rows' chain results (a backend's compiled
             fused rows, e.g. ``fused_cuda.fused_rows``; default the CPU's, or the NumPy model for an exact
             window).
+        take: ``(X, idx, axis)`` -> X's columns idx (``take_host``; ``cuda_run.take`` for device arrays,
+            which the GPU's chain then reads in place).
 
     Returns:
         int64 fp32 codes, shape (n,).
@@ -189,17 +204,18 @@ def gemm_dot(A, B, C, fmt_in, acc, gemm: GemmLevel, instruction_k=None, chain=No
     step = acc.group if instruction_k is None else instruction_k
     gemm.check_unit(step, acc.out)
     fmt_in = _as_float_format("fmt_in", fmt_in)
-    A, B = _code_array(A, fmt_in, "A"), _code_array(B, fmt_in, "B")
+    if not is_device_array(A):                     # device codes were checked on the GPU by the caller
+        A, B = _code_array(A, fmt_in, "A"), _code_array(B, fmt_in, "B")
     if A.ndim != 2 or A.shape != B.shape:
         raise ValueError(f"gemm_dot: A and B must have the same shape (n, K); got {A.shape} and {B.shape}")
     n = A.shape[0]
     if C is not None:
-        C = _code_array(C, acc.out, "C")
+        C = _code_array(_host(C), acc.out, "C")
         if C.shape != (n,):
             raise ValueError(f"gemm_dot: C must have shape ({n},); got {C.shape}")
     owners = [chunk_columns(cols, gemm) for cols in split_columns(A.shape[1], gemm)]
     flat = [chunk for chunks in owners for chunk in chunks]
-    results = _chain_results(A, B, flat, fmt_in, acc, step, chain) if flat else np.zeros((n, 0), np.int64)
+    results = _chain_results(A, B, flat, fmt_in, acc, step, chain, take) if flat else np.zeros((n, 0), np.int64)
     first, columns = 0, []
     for chunks in owners:
         columns.append([results[:, j] for j in range(first, first + len(chunks))])
@@ -207,14 +223,16 @@ def gemm_dot(A, B, C, fmt_in, acc, gemm: GemmLevel, instruction_k=None, chain=No
     return _library_level(columns, C, n, acc.out, gemm)
 
 
-def gemm_matmul(A, B, C, fmt_in, acc, gemm: GemmLevel, instruction_k=None, chain=None) -> np.ndarray:
+def gemm_matmul(A, B, C, fmt_in, acc, gemm: GemmLevel, instruction_k=None, chain=None,
+                take=take_host) -> np.ndarray:
     """``D = C + A @ B`` through the GEMM level ``gemm``: ``gemm_dot`` of every row of A with every column of
     B, without expanding them: each chunk's chains are one GEMM of A's and B's chunk columns.
 
     Args:
-        A (M, K), B (K, N): host integer codes of ``fmt_in``; C: fp32 codes (M, N) (the API's C) or None.
+        A (M, K), B (K, N): integer codes of ``fmt_in``; C: fp32 codes (M, N) (the API's C) or None.
         chain: ``(A_chunk, B_chunk, None, fmt_in, acc, instruction_k)`` -> (M, N) chain results from c = +0
             (a backend's compiled fused GEMM; default the CPU's, ``fused_cpu.fused_gemm``).
+        take: ``(X, idx, axis)`` -> X's columns (axis 1) or rows (axis 0) idx, as for ``gemm_dot``.
 
     Returns:
         int64 fp32 codes, shape (M, N).
@@ -225,10 +243,10 @@ def gemm_matmul(A, B, C, fmt_in, acc, gemm: GemmLevel, instruction_k=None, chain
     step = acc.group if instruction_k is None else instruction_k
     gemm.check_unit(step, acc.out)
     M, N = A.shape[0], B.shape[1]
-    columns = [[np.asarray(chain(A[:, cols], B[cols, :], None, fmt_in, acc, step)).astype(np.int64).reshape(-1)
-                for cols in chunks]
+    columns = [[_host(chain(take(A, cols, 1), take(B, cols, 0), None, fmt_in, acc, step)).astype(np.int64)
+                .reshape(-1) for cols in chunks]
                for chunks in (chunk_columns(cols, gemm) for cols in split_columns(A.shape[1], gemm))]
-    C = None if C is None else np.asarray(C).reshape(-1)
+    C = None if C is None else _host(C).reshape(-1)
     return _library_level(columns, C, M * N, acc.out, gemm).reshape(M, N)
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bitsim.accum.fused import FusedAcc, fused_dot
-from bitsim.accum.gemm_level import gemm_dot, gemm_matmul
+from bitsim.accum.gemm_level import gemm_dot, gemm_matmul, take_host
 from bitsim.accum.block_dot import BLOCK_PRESETS, BlockDotUnit, block_matmul, block_unit
 from bitsim.accum.models import (
     AccumulatorOverflow, ChunkedAcc, FloatAcc, IntAcc, KulischAcc, SplitKAcc, kulisch_layout,
@@ -361,8 +361,8 @@ def _fused(A, B, unit: TensorCoreUnit, c, backend, rowwise):
 
     A unit with a finite window runs on the compiled kernels (CPU: ``bitsim.kernels.fused_cpu``, CUDA:
     ``fused_cuda``; a GEMM without expanding A and B); with a library level, a GEMM's chunks are GEMMs of
-    its chunk columns, and rows' chunks are rows of their chunk columns (``gemm_dot``), while the fp32 adds
-    run on the host. The exact window (``window_bits=None``) runs on the NumPy model ``fused_dot`` over
+    its chunk columns, and rows' chunks are rows of their chunk columns (``gemm_dot``; device operands are
+    gathered on the GPU), while the fp32 adds of the chunk results run on the host. The exact window (``window_bits=None``) runs on the NumPy model ``fused_dot`` over
     rows -- a GEMM as M*N rows -- on the CPU backend only."""
     if unit.gemm is None and fused_cpu.kernel_supports(unit.acc):
         if backend == "cuda":
@@ -372,15 +372,16 @@ def _fused(A, B, unit: TensorCoreUnit, c, backend, rowwise):
         run = fused_cpu.fused_rows if rowwise else fused_cpu.fused_gemm
         return run(A, B, c, unit.fmt_in, unit.acc, unit.instruction_k).astype(unit.out.code_dtype)
     if unit.gemm is not None and fused_cpu.kernel_supports(unit.acc):
-        if any(is_device_array(x) for x in (A, B, c)):
-            raise TypeError(f"{unit.name}: the library level (GemmLevel) runs on host arrays (its chunk columns "
-                            "are gathered on the host); pass NumPy arrays")
-        chain = None
-        if backend == "cuda":
-            from bitsim.kernels import fused_cuda
-            chain = fused_cuda.fused_rows if rowwise else fused_cuda.fused_gemm
         run = gemm_dot if rowwise else gemm_matmul
-        return run(A, B, c, unit.fmt_in, unit.acc, unit.gemm, unit.instruction_k, chain).astype(unit.out.code_dtype)
+        if backend != "cuda":
+            return run(A, B, c, unit.fmt_in, unit.acc, unit.gemm, unit.instruction_k).astype(unit.out.code_dtype)
+        from bitsim.kernels import cuda_run, fused_cuda
+        chain = fused_cuda.fused_rows if rowwise else fused_cuda.fused_gemm
+        on_device = any(is_device_array(x) for x in (A, B, c))
+        take = cuda_run.take if on_device else take_host        # device operands: chunk columns gathered there
+        d = run(A, B, c, unit.fmt_in, unit.acc, unit.gemm, unit.instruction_k, chain, take)
+        d = d.astype(unit.out.code_dtype)
+        return cuda_run.on_device(d) if on_device else d
     if backend != "cpu":
         raise ValueError(f"{unit.name}: tensor-core units with the exact window (window_bits=None) run on the CPU "
                          "backend only (units with a finite window run on both); pass host arrays and "

@@ -470,6 +470,14 @@ def block_dot_kernel(A, SA, BT, SBT, rowwise, L, C, use_c, pa, pb, psa, psb, pc,
                                                        mode_out)
 
 
+@cuda.jit
+def take_kernel(X, idx, axis, out):
+    """out = X[:, idx] (axis 1) or X[idx, :] (axis 0): a gather of a 2-D device array's columns or rows."""
+    for t in range(cuda.grid(1), out.size, cuda.gridsize(1)):
+        i, j = output_index(t, False, out.shape[1])
+        out[i, j] = X[i, idx[j]] if axis == 1 else X[idx[i], j]
+
+
 REDUCE_THREADS = 8 if SIMULATOR else 256      # the block size the reduction kernels are launched with
 
 

@@ -71,6 +71,7 @@ def _signatures():
         "native_gemm_kernel": (v64, v64, t.boolean, i, step, step, u64, t.boolean, P, P, i, P, i, u64, u8, u8),
         "register_gemm_kernel": register,
         "register_rows_kernel": register,
+        "take_kernel": (t.Array(t.uint8, 2, "C"), i64, i, t.Array(t.uint8, 2, "C")),
     }
 
 

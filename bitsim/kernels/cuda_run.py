@@ -278,6 +278,17 @@ def block_dot_array(A, SA, BT, SBT, rowwise, L, C, use_c, pa, pb, psa, psb, pc, 
              mode_conv, fused, po, mode_out, out, flags, status), 3)
 
 
+def take(X, idx, axis: int):
+    """``X[:, idx]`` (axis 1) or ``X[idx, :]`` (axis 0) of a 2-D array (host or device) as a new C-contiguous
+    device array: NumPy's fancy indexing, on the GPU."""
+    idx = np.ascontiguousarray(idx, dtype=np.int64)
+    shape = (X.shape[0], idx.size) if axis == 1 else (idx.size, X.shape[1])
+    out = cuda.device_array(shape, dtype=X.dtype)
+    if out.size:
+        G.take_kernel[grid_1d(out.size)](on_device(X), on_device(idx), axis, out)
+    return out
+
+
 def _reduce_grid(n: int) -> tuple[int, int]:
     """(blocks, threads) for the reduction kernels: REDUCE_THREADS threads, a few blocks per multiprocessor."""
     blocks = max(1, min(-(-n // G.REDUCE_THREADS), 2 if G.SIMULATOR else 8 * _multiprocessors()))

@@ -36,10 +36,8 @@ fused_output = _G.fused_output
 @cuda.jit
 def fused_decode_kernel(X, transpose, p, W):
     """W[r, k] = the operand word of X[r, k] (X[k, r] with ``transpose``), codes of format ``p``."""
-    cols = W.shape[1]
-    for t in range(cuda.grid(1), W.shape[0] * cols, cuda.gridsize(1)):
-        r = t // cols
-        k = t - r * cols
+    for t in range(cuda.grid(1), W.size, cuda.gridsize(1)):
+        r, k = output_index(t, False, W.shape[1])
         code = uint64(X[k, r]) if transpose else uint64(X[r, k])
         W[r, k] = fused_decode(code, p)
 
