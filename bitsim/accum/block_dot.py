@@ -217,7 +217,7 @@ def _run(A: BlockTensor, SA, BT, SBT, rowwise: bool, c, unit: BlockDotUnit, n_ou
     empty = empty_like_input(A if on_device else C)
     code = empty(n_out, dtype=unit.out.code_dtype if on_device else np.uint64)
     flags = empty(n_out, dtype=np.uint8)
-    status = empty(n_out, dtype=np.uint8)
+    status = empty(n_out, dtype=np.uint8)                       # every kernel writes every output's status
 
     def u64(x):
         """Host operands as contiguous uint64 (one compiled signature for all formats); device ones as they are."""
@@ -230,8 +230,6 @@ def _run(A: BlockTensor, SA, BT, SBT, rowwise: bool, c, unit: BlockDotUnit, n_ou
             code, flags, status)
     plan = None if backend == "cuda" else block_register_plan(unit.a.element, unit.b.element, L, frac, width,
                                                                  overflow)
-    if backend == "cpu":
-        status[:] = 0
     if plan is None:
         kernels.block_dot_array(u64(A), u64(SA), u64(BT), u64(SBT), rowwise, L, *tail)
     else:
