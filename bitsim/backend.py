@@ -100,7 +100,8 @@ def kernels(backend: str):
         convert_array=cpu.convert_array, encode_fast_array=cpu.encode_fast_array,
         table_encode_array=table_encode.table_encode_array,
         counter_bits_array=cpu.counter_bits_array, arith_array=cpu.arith_array, compare_array=cpu.compare_array,
-        block_encode_array=block_cpu.block_encode_array, dot_array=dot_cpu.dot_array)
+        block_encode_array=block_cpu.block_encode_array, block_decode_array=block_cpu.block_decode_array,
+        dot_array=dot_cpu.dot_array)
 
 
 def empty_like_input(x):

@@ -209,6 +209,60 @@ def test_every_element_code_survives_a_block_round_trip(name):
         assert np.array_equal(bt.codes[:, 0], codes[finite])
 
 
+WIDE_SCALE = power_of_two_scale(11, bias=1100, nan=True, name="e11m0_b1100")   # 2**-1100 .. 2**946
+DECODE_FORMATS = [lookup_block("mxfp8_e4m3"), lookup_block("mxint8"), lookup_block("mxfp4_e2m1"),
+                  lookup_block("bm8").weight, BlockFormat(bitsim.format("fp32"), 8, scale=WIDE_SCALE)]
+
+
+def exact_block_values(bt):
+    """Each element's exact value (a Fraction, or None for NaN) from the formats' definitions: the
+    element's own decode times 2**(scale code - bias), None throughout a NaN-scale block."""
+    from fractions import Fraction
+    fmt = bt.format
+    layout = fmt.tiling.layout(bt.shape)
+    scales = layout.expand(bt.scales.astype(np.int64)).reshape(-1)
+    values = bitsim.decode(bt.codes.reshape(-1), fmt.element)
+    out = []
+    for v, s in zip(values, scales):
+        nan = np.isnan(v) or (fmt.scale.nan_code is not None and s == fmt.scale.nan_code)
+        out.append(None if nan else (Fraction(float(v)) * Fraction(2) ** int(s - fmt.scale.bias), np.signbit(v)))
+    return out
+
+
+def random_block_tensor(fmt, shape, scale_codes, seed):
+    """A BlockTensor of random element codes (every code, NaNs included) and scale codes drawn from
+    ``scale_codes``."""
+    rng = np.random.default_rng(seed)
+    layout = fmt.tiling.layout(shape)
+    codes = rng.integers(0, 1 << fmt.element.bits, shape).astype(fmt.element.code_dtype)
+    scales = rng.choice(np.asarray(scale_codes), layout.scale_shape).astype(fmt.scale.code_dtype)
+    return bitsim.BlockTensor(codes, scales, shape, fmt)
+
+
+@pytest.mark.parametrize("fmt", DECODE_FORMATS, ids=str)
+def test_decode_is_each_element_times_its_block_scale(fmt):
+    """decode against the formats' definitions, element by element (exact values, signed zeros, NaN
+    blocks), on shapes with padded edge blocks, with scales across the scale format's whole range; and
+    the error where a product has no binary64 value."""
+    top = (1 << fmt.scale.bits) - 1
+    in_range = np.arange(200, 1991) if fmt.scale == WIDE_SCALE else np.arange(top + 1)   # every product fits
+    bt = random_block_tensor(fmt, (5, 37) if fmt.tiling.kind == "axis" else (50, 61), in_range, seed=2)
+    got = decode(bt).reshape(-1)
+    for g, want in zip(got, exact_block_values(bt)):
+        if want is None:
+            assert np.isnan(g)
+        else:
+            assert float(want[0]) == g and np.signbit(g) == want[1]
+    if fmt.scale == WIDE_SCALE:
+        for scale_code, code in ((1100 + 900, 0x7F7FFFFF), (1100 - 1060, 0x3F800001)):
+            bad = random_block_tensor(fmt, (2, 8), [scale_code], seed=3)   # 2**128 * 2**900 overflows; the
+            bad.codes[0] = 0                                               # last bit of 1 + 2**-23 times
+            bad.codes[1] = 0x3F800000                                      # 2**-1060 lies below 2**-1074
+            bad.codes[1, 3] = code
+            with pytest.raises(ValueError, match=r"block \(1, 0\) of .* not exactly representable"):
+                decode(bad)
+
+
 def test_nan_and_inf_blocks_get_a_nan_scale():
     fmt = lookup_block("mxfp8_e4m3")
     x = np.ones((3, 32), dtype=np.float32)

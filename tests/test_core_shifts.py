@@ -172,6 +172,8 @@ def test_block_encode(name):
             want = bitsim.encode(x, fmt, **kw)
             got = bitsim.encode(x, fmt, backend="cuda", **kw)
             same((got.codes, got.scales), (want.codes, want.scales), f"{name} {kw}")
+            same(bitsim.decode(want, backend="cuda").view(np.uint64), bitsim.decode(want).view(np.uint64),
+                 f"decode {name}")
 
 
 E4M3, FP16, FP32 = bitsim.format("e4m3"), bitsim.format("fp16"), bitsim.format("fp32")

@@ -225,7 +225,9 @@ def test_block_encode_matches_cpu(fmt, mode):
     got = bitsim.encode(cuda.to_device(x), fmt, **kw)
     np.testing.assert_array_equal(host(got.codes).reshape(want.codes.shape), want.codes)
     np.testing.assert_array_equal(host(got.scales).reshape(want.scales.shape), want.scales)
-    np.testing.assert_array_equal(bitsim.decode(got).view(np.uint64), bitsim.decode(want).view(np.uint64))
+    decoded = bitsim.decode(got)                                        # decoded on the GPU, stays there
+    assert bitsim.backend.is_device_array(decoded)
+    np.testing.assert_array_equal(host(decoded).view(np.uint64), bitsim.decode(want).view(np.uint64))
 
 
 FP16, FP32, E4M3 = F["fp16"], F["fp32"], F["e4m3"]

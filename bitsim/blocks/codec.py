@@ -13,8 +13,11 @@ from bitsim.core.fast_encode import FE_LEN
 from bitsim.arrays import as_device
 from bitsim.backend import choose, empty_like_input, is_device_array, kernels
 from bitsim.kernels.plans import fast_encode_plan
-from bitsim.quantize import _float_input, decode as decode_codes
+from bitsim.formats import format as as_format
+from bitsim.quantize import _float_input
 from bitsim.rounding import mode_code, stochastic_args
+
+FP64 = as_format("fp64")
 
 
 def _fraction_parts(q: Fraction) -> tuple[int, int]:
@@ -107,31 +110,36 @@ def _raise_on_status(status: np.ndarray, fmt: BlockFormat, layout):
 
 
 def decode(bt: BlockTensor, *, backend=None) -> np.ndarray:
-    """Exact float64 values of a BlockTensor (NaN-scale blocks give NaN); ValueError if not representable.
+    """Exact float64 values of a BlockTensor (NaN-scale blocks give NaN); ValueError if one is not
+    representable in float64.
 
-    Runs on the host: a BlockTensor held on the GPU is copied to the host first (``backend`` is checked,
-    not used).
+    Each element is its code times its block's power-of-two scale, converted to binary64 in one exact step
+    of the scalar core (``bitsim.core.block_decode``) on ``backend``: a BlockTensor held on the GPU is
+    decoded there, into a device float64 array.
     """
     if not isinstance(bt, BlockTensor):
         raise TypeError(f"decode expects a BlockTensor, got {type(bt).__name__}")
-    choose(backend, bt.codes)
-    if is_device_array(bt.codes):
-        bt = BlockTensor(as_device(bt.codes).copy_to_host(), as_device(bt.scales).copy_to_host(), bt.shape, bt.format)
+    backend = choose(backend, bt.codes, bt.scales)
     fmt = bt.format
     layout = fmt.tiling.layout(bt.shape)
-    if bt.codes.shape != tuple(bt.shape) or bt.scales.shape != layout.scale_shape:
-        raise ValueError(f"BlockTensor shapes do not match its format: codes {bt.codes.shape} (want {bt.shape}), "
-                         f"scales {bt.scales.shape} (want {layout.scale_shape})")
-    values = decode_codes(bt.codes, fmt.element)
-    x = bt.scale_exponents()
-    nan_block = x == np.iinfo(np.int64).min
-    exps = layout.expand(np.where(nan_block, 0, x))
-    out = np.ldexp(values, exps)
-    exact = np.ldexp(out, -exps)
-    ok = (exact == values) | np.isnan(values)
-    if not ok.all():
-        i = np.flatnonzero(~ok.reshape(-1))[0]
-        raise ValueError(f"decode: element {np.unravel_index(i, bt.shape)} of {fmt} is not exactly "
-                         "representable in float64")
-    out[layout.expand(nan_block)] = np.nan
-    return out
+    if tuple(bt.codes.shape) != tuple(bt.shape) or tuple(bt.scales.shape) != layout.scale_shape:
+        raise ValueError(f"BlockTensor shapes do not match its format: codes {tuple(bt.codes.shape)} (want "
+                         f"{tuple(bt.shape)}), scales {tuple(bt.scales.shape)} (want {layout.scale_shape})")
+    on_device = is_device_array(bt.codes)
+    flat = (lambda a: as_device(a).reshape(-1)) if on_device else (lambda a: np.ascontiguousarray(a).reshape(-1))
+    codes, scales = flat(bt.codes), flat(bt.scales)
+    _, starts, lengths = _runs(fmt.tiling, layout.shape)
+    empty = empty_like_input(codes)
+    out, status = empty(codes.shape[0], dtype=np.uint64), empty(layout.n_blocks, dtype=np.uint8)
+    scale_nan = -1 if fmt.scale.nan_code is None else fmt.scale.nan_code
+    kernels(backend).block_decode_array(codes, starts, lengths, scales, fmt.scale.bias, scale_nan, fmt.element.params,
+                                        FP64.params, out, status)
+    if on_device:
+        from bitsim.kernels.cuda_run import device_max
+        status = status.copy_to_host() if device_max(status) else None
+    if status is not None and status.any():
+        b = int(np.flatnonzero(status)[0])
+        where = tuple(int(i) for i in np.unravel_index(b, layout.scale_shape)) if layout.scale_shape else ()
+        raise ValueError(f"decode: block {where} of {fmt} holds an element that is not exactly representable in "
+                         "float64")
+    return out.view(np.float64).reshape(bt.shape)

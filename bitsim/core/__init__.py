@@ -12,12 +12,12 @@ directly with NumPy scalars.
 import types
 
 from bitsim.core import (
-    accum, arith, bits, block, block_dot, block_encode, compare, convert, dot, fast_encode, fixed_arith, fused, grid,
+    accum, arith, bits, block, block_decode, block_dot, block_encode, compare, convert, dot, fast_encode, fixed_arith, fused, grid,
     native, rng, round, unpack, wide,
 )
 
 MODULES = (bits, wide, rng, round, unpack, convert, fast_encode, arith, compare, fixed_arith, block, block_encode,
-           accum, dot, block_dot, grid, fused, native)
+           block_decode, accum, dot, block_dot, grid, fused, native)
 
 _BUILT = {}
 

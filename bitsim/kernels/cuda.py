@@ -38,6 +38,7 @@ arith_one = _G.arith_one
 compare_one = _G.compare_one
 fixed_one = _G.fixed_one
 encode_block = _G.encode_block
+decode_block = _G.decode_block
 block_encode_setup = _G.block_encode_setup
 dot_init = _G.dot_init
 register_add_integer = _G.register_add_integer
@@ -169,6 +170,14 @@ def block_encode_kernel(src, run_len, starts, lengths, src_p, elem_p, rule, plan
     for b in range(cuda.grid(1), n_blocks, cuda.gridsize(1)):
         encode_block(b, src, run_len, starts, lengths, src_p, elem_p, rule, plan, mode, sr_bits, key, offset, rand,
                      use_rand, runs, block_len, mag_mask, codes, scales, status)
+
+
+@cuda.jit
+def block_decode_kernel(codes, starts, lengths, scales, scale_bias, scale_nan, elem_p, f64_p, out, status):
+    """``block_cpu.block_decode_array`` on the GPU: one thread per block."""
+    runs = starts.shape[0] // max(scales.shape[0], 1)
+    for b in range(cuda.grid(1), scales.shape[0], cuda.gridsize(1)):
+        decode_block(b, codes, starts, lengths, runs, scales, scale_bias, scale_nan, elem_p, f64_p, out, status)
 
 
 @cuda.jit

@@ -58,6 +58,7 @@ def _signatures():
         "fixed_kernel": (i, u8, P, u16, P, P, i, i, i, u, u, u, u64, u32, u8),
         "block_encode_kernel": (u32, i, t.Array(t.int64, 1, "C"), t.Array(t.int64, 1, "C"), P, P, R, P, i, i, u, u,
                                 u, u64, u8, u8, i8),
+        "block_decode_kernel": (u8, i64, i64, u8, i, i, P, P, u64, u8),
         "dot_rows_kernel": (*dot[:-3], u8, *dot[-3:]),
         "gemm_kernel": (*dot[:-3], u8, *dot[-3:]),
         "grid_start_kernel": (u64, t.boolean, P, i, P, i, i, i, i, f64, u8, f64),

@@ -132,6 +132,11 @@ def block_encode_array(src, run_len, starts, lengths, src_p, elem_p, rule, plan,
              codes, scales, status), 3)
 
 
+def block_decode_array(codes, starts, lengths, scales, scale_bias, scale_nan, elem_p, f64_p, out, status):
+    _launch(G.block_decode_kernel, grid_1d(scales.shape[0]),
+            (codes, starts, lengths, scales, scale_bias, scale_nan, elem_p, f64_p, out, status), 2)
+
+
 def dot_array(A, B, rowwise, C, use_c, pa, pb, pc, model, p_acc, mode_acc, p_inner, mode_inner, chunk, frac, width,
               overflow, p_prod, po, mode_out, out, flags, status):
     """``dot_cpu.dot_array``, except that B is (K, N) -- not transposed -- for a matmul (rows (n, K) when
