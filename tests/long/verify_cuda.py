@@ -167,6 +167,7 @@ def verify_blocks(n):
             want = bitsim.encode(x, fmt, backend="cpu", **kw)
             got = bitsim.encode(xd, fmt, **kw)
             check(f"block encode {fmt} {mode}", (got.codes, got.scales), (want.codes, want.scales), x.size)
+            check(f"block decode {fmt} {mode}", bitsim.decode(got), bitsim.decode(want, backend="cpu"), x.size)
 
 
 def verify_gemm(size):
