@@ -5,14 +5,18 @@ bits; PTX and NumPy: 0), so one would split the CPU from the GPU on exactly the 
 test runs public calls with ``backend="cuda"`` through the CUDA simulator's kernels on the checked core
 (every ``<<`` / ``>>`` asserts its count) and compares the codes and flags with the compiled CPU kernels:
 boundary-heavy inputs for encode, convert and decode, the arithmetic and fixed-point ops, block encode,
-and dot products through every accumulator model.
+dot products through every accumulator model, and a training step of a small CNN under every recipe.
 """
+
+import contextlib
 
 import numpy as np
 import pytest
 from numba import config
 
 import bitsim
+from bitsim import nn
+from bitsim.backend import use_backend
 from bitsim.accum import ChunkedAcc, DotUnit, FloatAcc, IntAcc, KulischAcc, SplitKAcc
 from bitsim.accum.presets import PRESETS
 from shift_check import ShiftOutOfRange, _rewrite, checked_shift, checked_simulator
@@ -239,6 +243,25 @@ def test_block_format_dots(name):
     with checked_simulator():
         same(bitsim.matmul(A, B, unit, C, return_flags=True, backend="cuda"),
              bitsim.matmul(A, B, unit, C, return_flags=True), name)
+
+
+@pytest.mark.parametrize("recipe", sorted(nn.RECIPES))
+def test_a_training_step_of_every_recipe(recipe):
+    """One SGD step of a conv / relu / max-pool / linear net with every bitsim call on the GPU backend (the
+    checked simulator) ends in the CPU's weight codes: quantizers, block formats, GEMM units, the loss
+    and the rounded update of each recipe."""
+    from nets.train import weight_digest
+    x = np.random.default_rng(1).random((2, 1, 4, 4))
+    digests = []
+    wage = recipe.startswith("wage")                     # WAGE: no bias, plain descent, a power-of-two rate
+    for backend in ("cpu", "cuda"):
+        model = nn.Sequential([nn.Conv2d(1, 2, 3, padding=1, bias=not wage), nn.ReLU(), nn.MaxPool2d(2),
+                               nn.Flatten(), nn.Linear(8, 3, bias=not wage)], recipe=recipe, seed=2)
+        opt = model.recipe.optimizer(0.125, momentum=0.0 if wage else 0.9)
+        with use_backend(backend), checked_simulator() if backend == "cuda" else contextlib.nullcontext():
+            nn.train_step(model, opt, x, np.array([0, 2]))
+        digests.append(weight_digest(model))
+    assert digests[0] == digests[1]
 
 
 def test_unchecked_kernels_are_restored():
