@@ -82,6 +82,10 @@ def bench_blocks(n, repeats):
         gpu = x.size / gpu_seconds(lambda: bitsim.encode(xd, name), repeats)
         cpu = x.size / median_seconds(lambda: bitsim.encode(x, name, backend="cpu"), repeats)
         rows.append((f"float32 -> {name}", gpu, cpu, None))
+    on_gpu, on_host = bitsim.encode(xd, "mxfp8_e4m3"), bitsim.encode(x, "mxfp8_e4m3")
+    gpu = x.size / gpu_seconds(lambda: bitsim.decode(on_gpu), repeats)
+    cpu = x.size / median_seconds(lambda: bitsim.decode(on_host), repeats)
+    rows.append(("mxfp8_e4m3 -> float64 (block decode)", gpu, cpu, None))
     return rows
 
 
