@@ -387,6 +387,30 @@ def test_convolution_gemm_runs_on_cuda():
                                   bitsim.dataflow.conv2d(x, w, UNITS["float"], **kw))
 
 
+@pytest.mark.parametrize("geom", [{"stride": 1, "padding": 1, "dilation": 1},
+                                  {"stride": 2, "padding": (1, 0), "dilation": (1, 2)}], ids=["pad", "stride_gaps"])
+def test_convolutions_on_device_arrays(geom):
+    """The three convolution GEMMs on device arrays: the gathers (im2col, the data gradient's taps with
+    +0 codes where a tap reaches no output, the layout changes) follow their index maps on the GPU, and
+    every result, a device array, holds the CPU's codes."""
+    rng = np.random.default_rng(7)
+    unit = UNITS["chunked"]
+    x = bitsim.encode(rng.standard_normal((2, 2, 5, 4)), E4M3)
+    w = bitsim.encode(rng.standard_normal((3, 2, 2, 2)), E4M3)
+    bias = bitsim.encode(rng.standard_normal(3), FP16)
+    y = bitsim.dataflow.conv2d(x, w, unit, bias=bias, **geom)
+    got = bitsim.dataflow.conv2d(cuda.to_device(x), cuda.to_device(w), unit, bias=cuda.to_device(bias), **geom)
+    assert bitsim.backend.is_device_array(got)
+    np.testing.assert_array_equal(host(got), y)
+    dy = bitsim.encode(rng.standard_normal(y.shape), E4M3)
+    want = bitsim.dataflow.conv2d_backward_data(dy, w, unit, x.shape, **geom)
+    got = bitsim.dataflow.conv2d_backward_data(cuda.to_device(dy), cuda.to_device(w), unit, x.shape, **geom)
+    np.testing.assert_array_equal(host(got), want)
+    want = bitsim.dataflow.conv2d_backward_weight(x, dy, unit, w.shape, **geom)
+    got = bitsim.dataflow.conv2d_backward_weight(cuda.to_device(x), cuda.to_device(dy), unit, w.shape, **geom)
+    np.testing.assert_array_equal(host(got), want)
+
+
 def test_integer_accumulator_wraps_and_overflow_is_reported_on_cuda():
     int8 = bitsim.FixedFormat(8, 0)
     wrap = DotUnit(int8, int8, IntAcc(16, "wrap"), bitsim.FixedFormat(16, 0, overflow="wrap", name="int16_wrap"))

@@ -77,9 +77,11 @@ def resolve_unit(unit, what: str):
     raise TypeError(f"{what}: unit must be a DotUnit, a TensorCoreUnit or a preset name; got {type(unit).__name__}")
 
 
-def codes(x, fmt, name: str, what: str, ndim: int | None = 4) -> np.ndarray:
-    """Validated code array of ``fmt`` with ``ndim`` dimensions, every one non-empty (host arrays only)."""
-    host_only(x, f"bitsim.dataflow.{what}")
+def codes(x, fmt, name: str, what: str, ndim: int | None = 4, device: bool = False) -> np.ndarray:
+    """Validated code array of ``fmt`` with ``ndim`` dimensions, every one non-empty (host arrays only,
+    unless ``device``: device arrays are then checked and kept on the device)."""
+    if not device:
+        host_only(x, f"bitsim.dataflow.{what}")
     arr = operand_codes(x, fmt, f"{what}: {name}")
     if ndim is not None and arr.ndim != ndim:
         raise ValueError(f"{what}: {name} must be a {ndim}-D array of codes; got shape {arr.shape}")

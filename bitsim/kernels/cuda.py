@@ -487,6 +487,18 @@ def take_kernel(X, idx, axis, out):
         out[i, j] = X[i, idx[j]] if axis == 1 else X[idx[i], j]
 
 
+@cuda.jit
+def gather_samples_kernel(src, sample_in, index_map, fill, out):
+    """A per-sample gather (``bitsim.dataflow.gather``): output element j of sample n is
+    src[n * sample_in + index_map[j] - 1], or ``fill`` where index_map[j] is 0; out is flat, sample after
+    sample, each ``index_map.shape[0]`` elements."""
+    sample_out = index_map.shape[0]
+    for t in range(cuda.grid(1), out.shape[0], cuda.gridsize(1)):
+        n = t // sample_out
+        m = index_map[t - n * sample_out]
+        out[t] = fill if m == 0 else src[n * sample_in + m - 1]
+
+
 REDUCE_THREADS = 8 if SIMULATOR else 256      # the block size the reduction kernels are launched with
 
 

@@ -73,6 +73,7 @@ def _signatures():
         "register_gemm_kernel": register,
         "register_rows_kernel": register,
         "take_kernel": (t.Array(t.uint8, 2, "C"), i64, i, t.Array(t.uint8, 2, "C")),
+        "gather_samples_kernel": (u8, i, i64, i, u8),
     }
 
 

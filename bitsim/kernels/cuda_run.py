@@ -294,6 +294,15 @@ def take(X, idx, axis: int):
     return out
 
 
+def gather_samples(src, sample_in: int, index_map, fill: int, n_samples: int):
+    """``cuda.gather_samples_kernel`` into a new flat device array of n_samples * len(index_map) elements
+    of src's dtype (src and index_map device arrays, flat)."""
+    out = cuda.device_array(n_samples * index_map.shape[0], dtype=src.dtype)
+    if out.size:
+        G.gather_samples_kernel[grid_1d(out.size)](src, sample_in, index_map, fill, out)
+    return out
+
+
 def _reduce_grid(n: int) -> tuple[int, int]:
     """(blocks, threads) for the reduction kernels: REDUCE_THREADS threads, a few blocks per multiprocessor."""
     blocks = max(1, min(-(-n // G.REDUCE_THREADS), 2 if G.SIMULATOR else 8 * _multiprocessors()))

@@ -24,19 +24,17 @@ Padding taps and taps that reach no output are +0 (exact in every format; they n
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
 
 from bitsim.dataflow._common import Window
 from bitsim.dataflow.conv import dy_taps, im2col, rows_to_nchw
-from bitsim.formats import format as as_format
+from bitsim.dataflow.gather import index_map
 from bitsim.nn.conv import Conv2d
 from bitsim.nn.layers import Linear
 
 GEMMS = ("forward", "backward_data", "backward_weight")
-FP64 = as_format("fp64")
 
 
 @dataclass(frozen=True)
@@ -108,17 +106,14 @@ def base_matrix(layer, base: str, v: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(v.transpose(1, 0, 2, 3).reshape(v.shape[1], -1))          # dy_rows
 
 
-@functools.lru_cache(maxsize=64)
 def _gather_map(base: str, win: Window, sample_shape: tuple, hw, what: str) -> np.ndarray:
     """The rows of one sample of ``im2col`` / ``dy_taps`` as indices into [0, sample...]: the gather
-    itself run on the element indices 1, 2, ... of one sample, its +0 taps landing on index 0."""
-    ids = np.arange(1, 1 + int(np.prod(sample_shape)), dtype=np.intp).reshape(1, *sample_shape)
+    itself run on the element indices 1, 2, ... of one sample, its +0 taps landing on index 0
+    (``bitsim.dataflow.gather.index_map``, cached)."""
     if base == "im2col":
-        m = im2col(ids, win, win.out_size(sample_shape[1], sample_shape[2], what), FP64, what)
-    else:
-        m = dy_taps(ids, win, hw, FP64, what)
-    m.setflags(write=False)
-    return m
+        out_hw = win.out_size(sample_shape[1], sample_shape[2], what)
+        return index_map(im2col, (1, *sample_shape), (win, tuple(out_hw)))
+    return index_map(dy_taps, (1, *sample_shape), (win, tuple(hw)))
 
 
 def result(layer, gemm: str, d: np.ndarray, x_shape) -> np.ndarray:
