@@ -126,7 +126,10 @@ def decode(bt: BlockTensor, *, backend=None) -> np.ndarray:
         raise ValueError(f"BlockTensor shapes do not match its format: codes {tuple(bt.codes.shape)} (want "
                          f"{tuple(bt.shape)}), scales {tuple(bt.scales.shape)} (want {layout.scale_shape})")
     on_device = is_device_array(bt.codes)
-    flat = (lambda a: as_device(a).reshape(-1)) if on_device else (lambda a: np.ascontiguousarray(a).reshape(-1))
+    if on_device:
+        flat = lambda a: as_device(a).reshape(-1)                                  # noqa: E731
+    else:                                                                          # one compiled signature
+        flat = lambda a: np.ascontiguousarray(a, dtype=np.uint64).reshape(-1)     # noqa: E731
     codes, scales = flat(bt.codes), flat(bt.scales)
     _, starts, lengths = _runs(fmt.tiling, layout.shape)
     empty = empty_like_input(codes)
