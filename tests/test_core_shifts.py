@@ -26,7 +26,7 @@ from test_fixed import WIDE, boundary_codes
 pytestmark = [pytest.mark.skipif(not config.ENABLE_CUDASIM, reason="drives the CUDA simulator's kernels"),
               pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")]
 
-MODES = ("rne", "rup", "sr")      # nearest, directed, stochastic (round to odd: the chunked and fixed cases)
+MODES = ("rne", "sr")   # nearest and stochastic; directed and odd rounding: the dot units and fixed-point cases
 
 
 def host(x):
@@ -147,13 +147,13 @@ def test_float_ops(mode):
                 same(fn(*fp16[:2], "fp16", backend="cuda"), fn(*fp16[:2], "fp16"), op)
 
 
-@pytest.mark.parametrize("case", [1, 5, 7, 10])   # 128-bit products; binary points 70 to 320 bits apart
+@pytest.mark.parametrize("case", [1, 7])   # 128-bit products; binary points 320 bits apart
 def test_fixed_point_ops(case):
     fa, fb, out = WIDE[case]
     a = np.repeat(boundary_codes(fa), boundary_codes(fb).size).astype(fa.code_dtype)
     b = np.tile(boundary_codes(fb), boundary_codes(fa).size).astype(fb.code_dtype)
     with checked_simulator():
-        for mode in ("rto", "sr"):
+        for mode in ("rdn", "rto", "sr"):
             kw = sr(mode, 62)
             for op in ("add", "sub", "mul"):
                 fn = getattr(bitsim.fixed, op)
@@ -164,7 +164,7 @@ def test_fixed_point_ops(case):
                      bitsim.fixed.shift(a, fa, n, out, mode, **kw), f"shift {n} {mode}")
 
 
-@pytest.mark.parametrize("name", ["mxfp8_e4m3", "mxfp4_e2m1", "mxint8", "bfp8_qpytorch"])
+@pytest.mark.parametrize("name", ["mxfp8_e4m3", "mxint8", "bfp8_qpytorch"])
 def test_block_encode(name):
     fmt = bitsim.format(name)
     x = float32_edges(100)
@@ -182,7 +182,7 @@ def test_block_encode(name):
 
 E4M3, FP16, FP32 = bitsim.format("e4m3"), bitsim.format("fp16"), bitsim.format("fp32")
 INT8 = bitsim.FixedFormat(8, 0)
-DOT_UNITS = {
+DOT_UNITS = {   # one per kernel path: float64 lanes, generic chains (chunked, pairwise), registers, native
     "float_lanes": DotUnit(E4M3, E4M3, FloatAcc(FP16, "rtz"), FP16),
     "chunked": DotUnit(E4M3, E4M3, ChunkedAcc(3, FloatAcc(FP16), FloatAcc(FP32, "rto")), FP16),
     "pairwise": DotUnit(E4M3, E4M3, FloatAcc(FP16, order="pairwise"), FP32, c=FP16),
@@ -190,10 +190,7 @@ DOT_UNITS = {
     "kulisch": DotUnit(E4M3, E4M3, KulischAcc(), FP32, c=FP16),
     "kulisch_narrow": DotUnit(E4M3, E4M3, KulischAcc(width=20, overflow="saturate"), FP16),
     "int_wrap": DotUnit(INT8, INT8, IntAcc(16, "wrap"), bitsim.FixedFormat(16, 0, overflow="wrap")),
-    "fp32_seq": "fp32_seq",
     "wang": "wang_fp8",
-    "bf16_native": DotUnit("bf16", "bf16", ChunkedAcc(4, FloatAcc("fp32", "rup"), FloatAcc("bf16")), "fp16",
-                           c="fp32"),
 }
 
 
@@ -218,8 +215,7 @@ def test_dot_and_matmul_through_every_accumulator_model(name):
              bitsim.dot(rows_a, rows_b, unit, return_flags=True), f"dot {name}")
 
 
-@pytest.mark.parametrize("name", ["nvidia_h100_e4m3_fp32", "nvidia_a100_fp16_fp32", "nvidia_v100_fp16_fp16",
-                                  "nvidia_h100_bf16_fp32", "nvidia_h100_e4m3_fp32_cublas"])
+@pytest.mark.parametrize("name", ["nvidia_h100_e4m3_fp32", "nvidia_v100_fp16_fp16", "nvidia_h100_e4m3_fp32_cublas"])
 def test_tensor_core_units(name):
     unit = PRESETS[name]
     rng = np.random.default_rng(8)
@@ -245,7 +241,7 @@ def test_block_format_dots(name):
              bitsim.matmul(A, B, unit, C, return_flags=True), name)
 
 
-@pytest.mark.parametrize("recipe", ["fp32", "wang_fp8", "int8", "bm8", "mxfp8", "blpa4", "wage_2888_paper"])
+@pytest.mark.parametrize("recipe", ["wang_fp8", "int8", "bm8", "mxfp8", "wage_2888_paper"])
 def test_a_training_step_of_each_recipe_family(recipe):
     """One SGD step of a conv / relu / max-pool / linear net with every bitsim call on the GPU backend (the
     checked simulator) ends in the CPU's weight codes: quantizers, block formats, GEMM units, the loss
