@@ -127,10 +127,9 @@ def decode(bt: BlockTensor, *, backend=None) -> np.ndarray:
                          f"{tuple(bt.shape)}), scales {tuple(bt.scales.shape)} (want {layout.scale_shape})")
     on_device = is_device_array(bt.codes)
     if on_device:
-        flat = lambda a: as_device(a).reshape(-1)                                  # noqa: E731
-    else:                                                                          # one compiled signature
-        flat = lambda a: np.ascontiguousarray(a, dtype=np.uint64).reshape(-1)     # noqa: E731
-    codes, scales = flat(bt.codes), flat(bt.scales)
+        codes, scales = (as_device(a).reshape(-1) for a in (bt.codes, bt.scales))
+    else:                                                    # uint64: one compiled signature for every format
+        codes, scales = (np.ascontiguousarray(a, dtype=np.uint64).reshape(-1) for a in (bt.codes, bt.scales))
     _, starts, lengths = _runs(fmt.tiling, layout.shape)
     empty = empty_like_input(codes)
     out, status = empty(codes.shape[0], dtype=np.uint64), empty(layout.n_blocks, dtype=np.uint8)
